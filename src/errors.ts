@@ -52,3 +52,8 @@ export class ConfigError extends Error {
 export function isFactoryError(err: unknown): err is FactoryError {
   return err instanceof FactoryError
 }
+
+/** The stored schematic belongs to an owner (Enterprise storage shared with us). */
+export class AuthenticationRequiredError extends FactoryError {
+  readonly status = 401
+}

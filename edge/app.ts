@@ -1,0 +1,79 @@
+/**
+ * The edge HTTP application: request IDs, CORS, router fallbacks, error mapping and request logs
+ * in one place, then one plugin per frontend.
+ */
+import { Elysia } from 'elysia'
+import pkg from '../package.json'
+import { errorToResponse, textResponse } from './http/errors.ts'
+import { Cors } from './http/cors.ts'
+import { RouteTable } from './http/route-table.ts'
+import { openApiPlugin } from './openapi.ts'
+import { healthRoutes } from './routes/health.ts'
+import { schematicRoutes } from './routes/schematics.ts'
+import type { AppContext } from './context.ts'
+
+export const SERVER_HEADER = `Image Factory v${pkg.version}`
+
+interface RequestMeta {
+  id: string
+  start: number
+}
+
+export function createApp(ctx: AppContext) {
+  const cors = new Cors(ctx.config.http.allowedOrigins)
+  const meta = new WeakMap<Request, RequestMeta>()
+  let routeTable: RouteTable | undefined
+
+  const commonHeaders = (request: Request): Record<string, string> => ({
+    server: SERVER_HEADER,
+    'x-request-id': meta.get(request)?.id ?? '',
+    ...cors.responseHeaders(request),
+  })
+
+  const app = new Elysia({ name: 'image-factory' })
+    .onRequest(({ request, set }) => {
+      const id = request.headers.get('x-request-id') || crypto.randomUUID()
+      meta.set(request, { id, start: performance.now() })
+      if (cors.isPreflight(request)) return cors.preflight(request)
+      Object.assign(set.headers, commonHeaders(request))
+    })
+    .onError(({ code, error, request }) => {
+      const headers = commonHeaders(request)
+      if (code === 'NOT_FOUND') {
+        const fb = (routeTable ??= new RouteTable(app.routes)).fallback(request)
+        if (fb.status === 404 || fb.status === 405) return textResponse(fb.status, fb.body, { ...headers, ...fb.headers })
+        return new Response(null, { status: fb.status, headers: { ...headers, ...fb.headers } })
+      }
+      if (code === 'VALIDATION' || code === 'PARSE' || code === 'INVALID_COOKIE_SIGNATURE') {
+        const reason = code === 'VALIDATION' ? `invalid request: ${validationReason(error)}` : 'malformed request'
+        return textResponse(400, reason, headers)
+      }
+      return errorToResponse(error, ctx.log, headers)
+    })
+    .onAfterResponse(({ request, set }) => {
+      const m = meta.get(request)
+      ctx.log.info('request', {
+        request_id: m?.id,
+        method: request.method,
+        path: new URL(request.url).pathname,
+        status: typeof set.status === 'number' ? set.status : undefined,
+        duration_ms: m ? Math.round((performance.now() - m.start) * 100) / 100 : undefined,
+      })
+    })
+    .use(openApiPlugin(pkg.version))
+    .use(healthRoutes())
+    .use(schematicRoutes(ctx))
+  return app
+}
+
+function validationReason(error: unknown): string {
+  const msg = error instanceof Error ? error.message : String(error)
+  try {
+    const parsed = JSON.parse(msg) as { property?: string; message?: string; summary?: string }
+    return [parsed.property, parsed.summary ?? parsed.message].filter(Boolean).join(': ') || 'validation failed'
+  } catch {
+    return msg.split('\n')[0] ?? 'validation failed'
+  }
+}
+
+export type App = ReturnType<typeof createApp>

@@ -1,0 +1,14 @@
+/**
+ * Everything a frontend module needs, built once at start-up (edge/main.ts) or by a test.
+ * Frontends receive this object instead of reaching for globals, so tests can wire real services
+ * on free ports.
+ */
+import type { Config } from '../src/config.ts'
+import type { Logger } from '../src/log.ts'
+import type { SchematicService } from '../src/schematic/service.ts'
+
+export interface AppContext {
+  config: Config
+  log: Logger
+  schematics: SchematicService
+}

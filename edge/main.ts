@@ -1,0 +1,36 @@
+/**
+ * Entry point: `bun edge/main.ts` loads the configuration, wires the stores and services and
+ * serves HTTP on FACTORY_HTTP_ADDR. A bad setting stops start-up with a message naming the key.
+ */
+import { loadConfig } from '../src/config.ts'
+import { ConfigError } from '../src/errors.ts'
+import { createLogger } from '../src/log.ts'
+import { buildContext } from './wiring.ts'
+import { createApp, SERVER_HEADER } from './app.ts'
+
+async function main(): Promise<void> {
+  let config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+  const log = createLogger(config.logLevel, { component: 'edge' })
+  const ctx = await buildContext(config, log)
+  const app = createApp(ctx)
+  app.listen({ hostname: config.http.host, port: config.http.port, maxRequestBodySize: config.http.maxBodyBytes + 1024 })
+  log.info('starting', { name: SERVER_HEADER, addr: config.http.addr, externalUrl: config.http.externalUrl, dataDir: config.dataDir })
+  const stop = async (signal: string) => {
+    log.info('shutting down', { signal })
+    await app.stop()
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+}
+
+await main()

