@@ -10,6 +10,8 @@ import { RouteTable } from './http/route-table.ts'
 import { openApiPlugin } from './openapi.ts'
 import { healthRoutes } from './routes/health.ts'
 import { schematicRoutes } from './routes/schematics.ts'
+import { metaRoutes } from './routes/meta.ts'
+import { talosctlRoutes } from './routes/talosctl.ts'
 import type { AppContext } from './context.ts'
 
 export const SERVER_HEADER = `Image Factory v${pkg.version}`
@@ -63,6 +65,8 @@ export function createApp(ctx: AppContext) {
     .use(openApiPlugin(pkg.version))
     .use(healthRoutes())
     .use(schematicRoutes(ctx))
+    .use(metaRoutes(ctx))
+    .use(talosctlRoutes(ctx))
   return app
 }
 

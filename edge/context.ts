@@ -6,9 +6,11 @@
 import type { Config } from '../src/config.ts'
 import type { Logger } from '../src/log.ts'
 import type { SchematicService } from '../src/schematic/service.ts'
+import type { Catalog } from '../src/catalog/catalog.ts'
 
 export interface AppContext {
   config: Config
   log: Logger
   schematics: SchematicService
+  catalog: Catalog
 }

@@ -27,6 +27,7 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     log.info('shutting down', { signal })
     await app.stop()
+    await ctx.close()
     process.exit(0)
   }
   process.on('SIGINT', () => void stop('SIGINT'))

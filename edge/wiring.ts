@@ -1,22 +1,72 @@
 /**
- * Builds the AppContext from a Config: picks the schematic store (filesystem or OCI registry),
- * puts the LRU in front, and creates the services. Shared by edge/main.ts and the tests.
+ * Builds the AppContext from a Config: the schematic store (filesystem or OCI registry) with the
+ * LRU in front, the upstream registry client, the catalogue and the services. Shared by
+ * edge/main.ts and the tests.
  */
 import { join, resolve } from 'node:path'
 import type { Config } from '../src/config.ts'
 import type { Logger } from '../src/log.ts'
+import { RegistryClient } from '../src/oci/client.ts'
 import { CachedSchematicStore } from '../src/store/cached-schematic-store.ts'
 import { FsSchematicStore } from '../src/store/fs-schematic-store.ts'
+import { OciSchematicStore } from '../src/store/oci-schematic-store.ts'
 import type { SchematicStore } from '../src/store/schematic-store.ts'
 import { SchematicService } from '../src/schematic/service.ts'
+import { Catalog } from '../src/catalog/catalog.ts'
+import { RegistryImageSource } from '../src/catalog/registry-source.ts'
+import { RedisSharedCache, type SharedCache } from '../src/catalog/shared-cache.ts'
 import type { AppContext } from './context.ts'
 
-export function createSchematicStore(config: Config): SchematicStore {
-  const inner: SchematicStore = new FsSchematicStore(join(resolve(config.dataDir), 'schematics'))
-  return new CachedSchematicStore(inner, { capacity: config.schematics.cacheSize, negativeTtlMs: config.schematics.negativeTtlMs })
+export function upstreamClient(config: Config): RegistryClient {
+  const u = config.upstream
+  return new RegistryClient({
+    registry: u.registry,
+    insecure: u.insecure,
+    namespace: u.namespace || undefined,
+    username: u.username || undefined,
+    password: u.password || undefined,
+    token: u.token || undefined,
+  })
 }
 
-export async function buildContext(config: Config, log: Logger): Promise<AppContext> {
+export function createSchematicStore(config: Config): SchematicStore {
+  const s = config.schematics
+  const inner: SchematicStore =
+    s.store === 'oci'
+      ? new OciSchematicStore(
+          new RegistryClient({
+            registry: s.registry,
+            insecure: s.insecure,
+            username: config.upstream.username || undefined,
+            password: config.upstream.password || undefined,
+          }),
+          { repository: s.repository },
+        )
+      : new FsSchematicStore(join(resolve(config.dataDir), 'schematics'))
+  return new CachedSchematicStore(inner, { capacity: s.cacheSize, negativeTtlMs: s.negativeTtlMs })
+}
+
+export async function buildContext(config: Config, log: Logger): Promise<AppContext & { close(): Promise<void> }> {
   const schematics = new SchematicService(createSchematicStore(config), log.child({ component: 'schematics' }))
-  return { config, log, schematics }
+  const shared: SharedCache | undefined = config.redisUrl ? new RedisSharedCache(config.redisUrl) : undefined
+  const catalog = new Catalog({
+    source: new RegistryImageSource(upstreamClient(config), join(resolve(config.dataDir), 'artifacts')),
+    log: log.child({ component: 'catalog' }),
+    registry: config.upstream.registry,
+    minTalosVersion: config.build.minTalosVersion,
+    brokenTalosVersions: config.build.brokenTalosVersions,
+    refreshIntervalMs: config.catalog.refreshIntervalMs,
+    shared,
+  })
+  catalog.start()
+  return {
+    config,
+    log,
+    schematics,
+    catalog,
+    async close() {
+      catalog.stop()
+      await shared?.close()
+    },
+  }
 }

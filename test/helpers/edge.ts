@@ -33,6 +33,7 @@ export async function startEdge(env: Record<string, string> = {}): Promise<Runni
     dataDir,
     async stop() {
       await app.stop(true)
+      await ctx.close()
       await rm(dataDir, { recursive: true, force: true })
     },
   }

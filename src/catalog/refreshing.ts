@@ -1,0 +1,81 @@
+/**
+ * A value loaded from upstream that stays available when upstream is down: served from memory
+ * while fresh, refreshed in the background once older than the interval (callers never wait for
+ * a refresh when a value exists), and on a cold start with upstream unreachable it falls back to
+ * the shared cache (Redis) before giving up. `stale` tells the caller the last refresh failed, so
+ * the edge can add a Warning header.
+ */
+import type { Logger } from '../log.ts'
+import type { SharedCache } from './shared-cache.ts'
+import { SingleFlight } from '../single-flight.ts'
+
+export interface Fresh<T> {
+  value: T
+  /** true when the value could not be refreshed from upstream */
+  stale: boolean
+}
+
+export class RefreshingValue<T> {
+  private value: T | undefined
+  private loadedAt = 0
+  private failedSince: number | null = null
+  private readonly flight = new SingleFlight<T>()
+
+  constructor(
+    private readonly opts: {
+      name: string
+      load: () => Promise<T>
+      maxAgeMs: number
+      log: Logger
+      shared?: SharedCache
+      now?: () => number
+    },
+  ) {}
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)()
+  }
+
+  /** Loads from upstream (single-flighted); on success updates memory and the shared cache. */
+  refresh(): Promise<T> {
+    return this.flight.run('load', async () => {
+      try {
+        const value = await this.opts.load()
+        this.value = value
+        this.loadedAt = this.now()
+        if (this.failedSince !== null) this.opts.log.info('upstream recovered', { catalog: this.opts.name })
+        this.failedSince = null
+        await this.opts.shared?.set(this.opts.name, JSON.stringify(value)).catch((err: unknown) => {
+          this.opts.log.warn('shared cache write failed', { catalog: this.opts.name, error: String(err) })
+        })
+        return value
+      } catch (err) {
+        this.failedSince ??= this.now()
+        this.opts.log.warn('upstream refresh failed', { catalog: this.opts.name, error: err instanceof Error ? err.message : String(err) })
+        throw err
+      }
+    })
+  }
+
+  async get(): Promise<Fresh<T>> {
+    if (this.value === undefined) {
+      try {
+        return { value: await this.refresh(), stale: false }
+      } catch (err) {
+        const shared = await this.opts.shared?.get(this.opts.name).catch(() => null)
+        if (shared) {
+          this.value = JSON.parse(shared) as T
+          this.loadedAt = 0 // retry upstream on the next request
+          return { value: this.value, stale: true }
+        }
+        throw err
+      }
+    }
+    if (this.now() - this.loadedAt >= this.opts.maxAgeMs) void this.refresh().catch(() => {})
+    return { value: this.value, stale: this.failedSince !== null }
+  }
+
+  get hasValue(): boolean {
+    return this.value !== undefined
+  }
+}

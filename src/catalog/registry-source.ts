@@ -1,0 +1,50 @@
+/**
+ * ImageSource backed by the upstream registry: tags from the registry, image filesystems
+ * extracted once into `<dir>/<repository>/<manifest digest>` (content-addressed, so a tag that
+ * moves gets a new directory and two nodes never disagree about what a directory holds).
+ */
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { NotFoundError } from '../errors.ts'
+import type { RegistryClient } from '../oci/client.ts'
+import { extractImage } from '../oci/extract.ts'
+import { SingleFlight } from '../single-flight.ts'
+import type { ImageSource } from './catalog.ts'
+
+export class RegistryImageSource implements ImageSource {
+  private readonly flights = new SingleFlight<string>()
+  private readonly byTag = new Map<string, string>()
+
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly dir: string,
+    private readonly arch = 'amd64',
+  ) {}
+
+  listTags(repository: string): Promise<string[]> {
+    return this.client.listTags(repository)
+  }
+
+  extract(repository: string, tag: string): Promise<string> {
+    const key = `${repository}:${tag}`
+    const known = this.byTag.get(key)
+    if (known) return Promise.resolve(known)
+    return this.flights.run(key, async () => {
+      const head = await this.client.headManifest(repository, tag)
+      if (!head) throw new NotFoundError(`image ${repository}:${tag} not found`)
+      const dest = join(this.dir, repository.replaceAll('/', '_'), head.digest.replace(':', '-'))
+      if (!(await exists(dest))) await extractImage(this.client, repository, head.digest, this.arch, dest)
+      this.byTag.set(key, dest)
+      return dest
+    })
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch {
+    return false
+  }
+}
