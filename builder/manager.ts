@@ -1,0 +1,170 @@
+/**
+ * Runs builds: one per cache key in this process (single flight) and, with Redis, one per key in
+ * the cluster (lock). Every caller gets bytes as soon as they exist by following the build's
+ * output file; a caller that goes away does not cancel a build others wait on; builds are
+ * bounded in number and time. Finished assets are published atomically into the store.
+ */
+import { writeFile, rm } from 'node:fs/promises'
+import type { Logger } from '../src/log.ts'
+import type { AssetMeta, AssetStore } from '../src/store/asset-store.ts'
+import { GrowingFile } from './growing-file.ts'
+import type { BuildLock } from './lock.ts'
+import { Semaphore } from './semaphore.ts'
+import type { BuildJob, RunBuild } from './job.ts'
+
+export type AssetResult =
+  | { kind: 'file'; meta: AssetMeta; path: string }
+  | { kind: 'stream'; stream: ReadableStream<Uint8Array>; contentType: string; key: string }
+
+export interface BuildCounters {
+  /** imager processes started by this builder */
+  imagerRuns: number
+  hits: number
+  misses: number
+  /** callers that joined a build already running in this process */
+  joined: number
+  /** builds another node did while this one waited on the lock */
+  peerBuilds: number
+  failures: number
+  buildSeconds: number[]
+  queueSeconds: number[]
+}
+
+interface Flight {
+  growing: GrowingFile | null
+  started: Promise<void>
+  done: Promise<void>
+}
+
+export interface BuildManagerOptions {
+  store: AssetStore
+  lock: BuildLock
+  run: RunBuild
+  concurrency: number
+  timeoutMs: number
+  log: Logger
+}
+
+export class BuildManager {
+  readonly counters: BuildCounters = { imagerRuns: 0, hits: 0, misses: 0, joined: 0, peerBuilds: 0, failures: 0, buildSeconds: [], queueSeconds: [] }
+  private readonly inflight = new Map<string, Flight>()
+  private readonly sem: Semaphore
+
+  constructor(private readonly opts: BuildManagerOptions) {
+    this.sem = new Semaphore(opts.concurrency)
+  }
+
+  get running(): number {
+    return this.sem.running
+  }
+
+  get queued(): number {
+    return this.sem.waiting
+  }
+
+  /** The asset for `job`: a finished file (hit) or a stream that follows the build (miss). */
+  async request(job: BuildJob): Promise<AssetResult> {
+    const hit = await this.lookup(job)
+    if (hit) {
+      this.counters.hits++
+      return hit
+    }
+    let flight = this.inflight.get(job.key)
+    if (flight) this.counters.joined++
+    else {
+      this.counters.misses++
+      flight = this.start(job)
+    }
+    await Promise.race([flight.started, flight.done.catch(() => {})])
+    const growing = flight.growing
+    if (growing && growing.state.kind === 'running') {
+      await growing.firstByteOrEnd()
+      const state = growing.state as GrowingFile['state']
+      if (state.kind === 'failed') throw state.error
+      try {
+        return { kind: 'stream', stream: await growing.reader(), contentType: job.contentType, key: job.key }
+      } catch {
+        // already published into the store: serve it from there
+      }
+    }
+    await flight.done
+    const done = await this.lookup(job)
+    if (!done) throw new Error(`build of ${job.key} finished but the asset is missing`)
+    return done
+  }
+
+  private async lookup(job: BuildJob): Promise<AssetResult | null> {
+    const meta = await this.opts.store.lookup(job.key)
+    if (!meta) return null
+    if (!meta.urls.includes(job.urlParts.join('/'))) await this.opts.store.linkUrl(job.key, job.urlParts)
+    return { kind: 'file', meta, path: this.opts.store.assetPath(job.key) }
+  }
+
+  private start(job: BuildJob): Flight {
+    let markStarted!: () => void
+    const flight: Flight = { growing: null, started: new Promise<void>((r) => (markStarted = r)), done: Promise.resolve() }
+    flight.done = this.build(job, flight, markStarted).finally(() => {
+      markStarted()
+      this.inflight.delete(job.key)
+    })
+    flight.done.catch(() => {}) // observed by callers; never an unhandled rejection
+    this.inflight.set(job.key, flight)
+    return flight
+  }
+
+  private async build(job: BuildJob, flight: Flight, markStarted: () => void): Promise<void> {
+    const log = this.opts.log.child({ key: job.key, asset: job.urlParts.join('/') })
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const lock = await this.opts.lock.tryAcquire(job.key)
+      if (!lock) {
+        log.info('waiting for another builder')
+        await this.opts.lock.waitForRelease(job.key, this.opts.timeoutMs)
+        if (await this.opts.store.lookup(job.key)) {
+          this.counters.peerBuilds++
+          return
+        }
+        continue // the holder failed or died: try to take over
+      }
+      try {
+        if (await this.opts.store.lookup(job.key)) return
+        await this.runLocked(job, flight, markStarted, log)
+        return
+      } finally {
+        await lock.release()
+      }
+    }
+    throw new Error(`could not build ${job.urlParts.join('/')}: other builders kept failing`)
+  }
+
+  private async runLocked(job: BuildJob, flight: Flight, markStarted: () => void, log: Logger): Promise<void> {
+    const queuedAt = performance.now()
+    const release = await this.opts.store.init().then(() => this.sem.acquire())
+    const startedAt = performance.now()
+    this.counters.queueSeconds.push((startedAt - queuedAt) / 1000)
+    const tmp = this.opts.store.tempPath(job.key)
+    const growing = new GrowingFile(tmp)
+    try {
+      await writeFile(tmp, new Uint8Array(0))
+      flight.growing = growing
+      markStarted()
+      this.counters.imagerRuns++
+      log.info('building image asset', { version: job.version })
+      await this.opts.run(job, tmp, AbortSignal.timeout(this.opts.timeoutMs))
+      await this.opts.store.commit(job.key, tmp, job.contentType)
+      await this.opts.store.linkUrl(job.key, job.urlParts)
+      growing.finish()
+      const seconds = (performance.now() - startedAt) / 1000
+      this.counters.buildSeconds.push(seconds)
+      log.info('finished building image asset', { build_seconds: Math.round(seconds * 1000) / 1000 })
+    } catch (err) {
+      this.counters.failures++
+      const error = err instanceof Error ? err : new Error(String(err))
+      growing.fail(error)
+      await rm(tmp, { force: true })
+      log.warn('build failed', { error: error.message })
+      throw error
+    } finally {
+      release()
+    }
+  }
+}
