@@ -33,15 +33,15 @@ export function createSchematicStore(config: Config): SchematicStore {
   const s = config.schematics
   const inner: SchematicStore =
     s.store === 'oci'
-      ? new OciSchematicStore(
-          new RegistryClient({
+      ? new OciSchematicStore({
+          client: new RegistryClient({
             registry: s.registry,
             insecure: s.insecure,
             username: config.upstream.username || undefined,
             password: config.upstream.password || undefined,
           }),
-          { repository: s.repository },
-        )
+          repository: s.repository,
+        })
       : new FsSchematicStore(join(resolve(config.dataDir), 'schematics'))
   return new CachedSchematicStore(inner, { capacity: s.cacheSize, negativeTtlMs: s.negativeTtlMs })
 }

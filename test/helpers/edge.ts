@@ -24,7 +24,7 @@ export async function startEdge(env: Record<string, string> = {}): Promise<Runni
   const log = process.env.FACTORY_TEST_LOGS ? createLogger('debug') : silentLogger
   const ctx = await buildContext(config, log)
   const app = createApp(ctx)
-  app.listen({ hostname: '127.0.0.1', port: 0 })
+  app.listen({ hostname: '127.0.0.1', port: 0, idleTimeout: 0 })
   const port = app.server?.port
   if (!port) throw new Error('edge did not start')
   return {

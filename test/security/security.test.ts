@@ -33,7 +33,7 @@ async function expectRejected(res: Response, status = 400): Promise<string> {
   return text
 }
 
-const post = (body: BodyInit, headers: Record<string, string> = {}) =>
+const post = (body: string | Uint8Array | ReadableStream<Uint8Array>, headers: Record<string, string> = {}) =>
   fetch(`${edge.url}/schematics`, { method: 'POST', body, headers })
 
 const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`
