@@ -12,9 +12,12 @@ import { healthRoutes } from './routes/health.ts'
 import { schematicRoutes } from './routes/schematics.ts'
 import { metaRoutes } from './routes/meta.ts'
 import { talosctlRoutes } from './routes/talosctl.ts'
+import { imageRoutes } from './routes/image.ts'
+import { pxeRoutes } from './routes/pxe.ts'
 import type { AppContext } from './context.ts'
 
 export const SERVER_HEADER = `Image Factory v${pkg.version}`
+const GET_ONLY = /^\/(pxe|schematics|version|versions)(\/|$)/
 
 interface RequestMeta {
   id: string
@@ -38,6 +41,10 @@ export function createApp(ctx: AppContext) {
       meta.set(request, { id, start: performance.now() })
       if (cors.isPreflight(request)) return cors.preflight(request)
       Object.assign(set.headers, commonHeaders(request))
+      // GET-only routes of the reference answer HEAD with 405 (no automatic HEAD)
+      if (request.method === 'HEAD' && GET_ONLY.test(new URL(request.url).pathname)) {
+        return textResponse(405, 'Method Not Allowed', { ...commonHeaders(request), allow: 'GET, OPTIONS' })
+      }
     })
     .onError(({ code, error, request }) => {
       const headers = commonHeaders(request)
@@ -67,6 +74,8 @@ export function createApp(ctx: AppContext) {
     .use(schematicRoutes(ctx))
     .use(metaRoutes(ctx))
     .use(talosctlRoutes(ctx))
+    .use(imageRoutes(ctx))
+    .use(pxeRoutes(ctx))
   return app
 }
 

@@ -7,10 +7,12 @@ import type { Config } from '../src/config.ts'
 import type { Logger } from '../src/log.ts'
 import type { SchematicService } from '../src/schematic/service.ts'
 import type { Catalog } from '../src/catalog/catalog.ts'
+import type { AssetService } from './assets.ts'
 
 export interface AppContext {
   config: Config
   log: Logger
   schematics: SchematicService
   catalog: Catalog
+  assets: AssetService
 }

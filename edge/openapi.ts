@@ -49,6 +49,8 @@ export function openApiPlugin(version: string) {
           tags: [
             { name: 'schematics', description: 'Create and read schematics (customisations identified by ID)' },
             { name: 'versions', description: 'Talos versions, official extensions and overlays' },
+            { name: 'assets', description: 'Boot assets built from a schematic and a Talos version' },
+            { name: 'pxe', description: 'iPXE boot scripts' },
             { name: 'talosctl', description: 'talosctl binaries of a Talos version' },
             { name: 'health', description: 'Liveness and readiness' },
           ],

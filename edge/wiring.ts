@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path'
 import type { Config } from '../src/config.ts'
 import type { Logger } from '../src/log.ts'
 import { RegistryClient } from '../src/oci/client.ts'
+import { upstreamClient } from '../src/oci/upstream.ts'
 import { CachedSchematicStore } from '../src/store/cached-schematic-store.ts'
 import { FsSchematicStore } from '../src/store/fs-schematic-store.ts'
 import { OciSchematicStore } from '../src/store/oci-schematic-store.ts'
@@ -16,18 +17,9 @@ import { Catalog } from '../src/catalog/catalog.ts'
 import { RegistryImageSource } from '../src/catalog/registry-source.ts'
 import { RedisSharedCache, type SharedCache } from '../src/catalog/shared-cache.ts'
 import type { AppContext } from './context.ts'
-
-export function upstreamClient(config: Config): RegistryClient {
-  const u = config.upstream
-  return new RegistryClient({
-    registry: u.registry,
-    insecure: u.insecure,
-    namespace: u.namespace || undefined,
-    username: u.username || undefined,
-    password: u.password || undefined,
-    token: u.token || undefined,
-  })
-}
+import { AssetService } from './assets.ts'
+import { HttpBuilder, InProcessBuilder, type BuilderClient } from './builder-client.ts'
+import { createAssetStore, createBuilder, type Builder } from '../builder/wiring.ts'
 
 export function createSchematicStore(config: Config): SchematicStore {
   const s = config.schematics
@@ -46,7 +38,7 @@ export function createSchematicStore(config: Config): SchematicStore {
   return new CachedSchematicStore(inner, { capacity: s.cacheSize, negativeTtlMs: s.negativeTtlMs })
 }
 
-export async function buildContext(config: Config, log: Logger): Promise<AppContext & { close(): Promise<void> }> {
+export async function buildContext(config: Config, log: Logger): Promise<AppContext & { builder?: Builder; close(): Promise<void> }> {
   const schematics = new SchematicService(createSchematicStore(config), log.child({ component: 'schematics' }))
   const shared: SharedCache | undefined = config.redisUrl ? new RedisSharedCache(config.redisUrl) : undefined
   const catalog = new Catalog({
@@ -59,14 +51,31 @@ export async function buildContext(config: Config, log: Logger): Promise<AppCont
     shared,
   })
   catalog.start()
+  // Embedded mode runs the builder in this process; otherwise talk to the daemon.
+  let builder: Builder | undefined
+  let client: BuilderClient
+  let store
+  if (config.builder.url) {
+    client = new HttpBuilder(config.builder.url)
+    store = createAssetStore(config, log.child({ component: 'assets' }))
+    await store.init()
+  } else {
+    builder = await createBuilder(config, log.child({ component: 'builder' }))
+    client = new InProcessBuilder(builder.manager)
+    store = builder.store
+  }
+  const assets = new AssetService({ schematics, catalog, store, builder: client, log: log.child({ component: 'assets' }) })
   return {
     config,
     log,
     schematics,
     catalog,
+    assets,
+    builder,
     async close() {
       catalog.stop()
       await shared?.close()
+      await builder?.close()
     },
   }
 }

@@ -57,3 +57,8 @@ export function isFactoryError(err: unknown): err is FactoryError {
 export class AuthenticationRequiredError extends FactoryError {
   readonly status = 401
 }
+
+/** A valid request for something this factory does not build yet. */
+export class NotImplementedError extends FactoryError {
+  readonly status = 501
+}

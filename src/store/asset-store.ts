@@ -5,6 +5,7 @@
  *   assets/<key>.json                  metadata: size, sha256, sha512, content type, created, URLs
  *   by-url/<schematic>/<version>/<path>          symlink to ../../../assets/<key>
  *   by-url/<schematic>/<version>/<path>.sha256   sidecar "<hex>  <path>\n" (also .sha512)
+ *   public/image -> ../by-url          so a web server rooted at public/ maps /image/... URLs 1:1
  *
  * Caddy serves hits straight from by-url/ (no JS on the hot path). Assets are written elsewhere
  * (tmp/) and renamed into place only when complete and fsynced, metadata last, so a reader never
@@ -40,6 +41,7 @@ export class AssetStore {
   readonly assetsDir: string
   readonly byUrlDir: string
   readonly tmpDir: string
+  readonly publicDir: string
   private readonly index = new Map<string, { size: number; lastAccess: number }>()
   private total = 0
   private loaded: Promise<void> | undefined
@@ -51,6 +53,7 @@ export class AssetStore {
     this.assetsDir = join(root, 'assets')
     this.byUrlDir = join(root, 'by-url')
     this.tmpDir = join(root, 'tmp')
+    this.publicDir = join(root, 'public')
   }
 
   /** Scans existing metadata once (start-up) and clears temp files a crash may have left. */
@@ -58,6 +61,10 @@ export class AssetStore {
     this.loaded ??= (async () => {
       await mkdir(this.assetsDir, { recursive: true })
       await mkdir(this.byUrlDir, { recursive: true })
+      await mkdir(this.publicDir, { recursive: true })
+      await symlink('../by-url', join(this.publicDir, 'image')).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err
+      })
       await rm(this.tmpDir, { recursive: true, force: true })
       await mkdir(this.tmpDir, { recursive: true })
       for (const name of await readdir(this.assetsDir)) {

@@ -17,6 +17,7 @@ const job = (key = KEY): BuildJob => ({
   version: 'v1.10.0',
   schematic: { id: 'b'.repeat(64), canonical: 'customization: {}\n' },
   profile: {},
+  dependencies: [],
 })
 
 /** A build that appends `chunks` pieces of data with a pause between them. */

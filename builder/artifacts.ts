@@ -1,0 +1,60 @@
+/**
+ * Source artifacts a build needs, fetched from the upstream registry once and reused:
+ * per-version boot inputs from `siderolabs/imager:<version>` and extension/overlay images by
+ * digest, each extracted into a content-addressed directory (per architecture).
+ */
+import { join } from 'node:path'
+import type { RegistryClient } from '../src/oci/client.ts'
+import { resolveInRoot } from '../src/oci/extract.ts'
+import { RegistryImageSource } from '../src/catalog/registry-source.ts'
+import { DEFAULT_COMPONENTS } from '../src/catalog/catalog.ts'
+import { NotFoundError } from '../src/errors.ts'
+
+export interface VersionInputs {
+  kernel: string
+  initramfs: string
+  sdStub: string
+  sdBoot: string
+}
+
+export class Artifacts {
+  private readonly sources = new Map<string, RegistryImageSource>()
+
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly dir: string,
+    private readonly components = DEFAULT_COMPONENTS,
+  ) {}
+
+  private source(arch: string): RegistryImageSource {
+    let s = this.sources.get(arch)
+    if (!s) {
+      s = new RegistryImageSource(this.client, join(this.dir, arch), arch)
+      this.sources.set(arch, s)
+    }
+    return s
+  }
+
+  /** `/usr/install/<arch>/…` of the imager image for `versionTag` (the image holds both arches). */
+  async versionInputs(versionTag: string, arch: string): Promise<VersionInputs> {
+    let root: string
+    try {
+      root = await this.source('amd64').extract(this.components.imager, versionTag)
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new NotFoundError(`failed to get kernel: version ${versionTag.replace(/^v/, '')} is not available`)
+      throw err
+    }
+    const file = (name: string) => resolveInRoot(root, `usr/install/${arch}/${name}`)
+    return {
+      kernel: await file('vmlinuz'),
+      initramfs: await file('initramfs.xz'),
+      sdStub: await file('systemd-stub.efi').catch(() => ''),
+      sdBoot: await file('systemd-boot.efi').catch(() => ''),
+    }
+  }
+
+  /** An image (extension, overlay) by repository path and digest for one architecture. */
+  image(repository: string, digest: string, arch: string): Promise<string> {
+    return this.source(arch).extract(repository, digest)
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The builder daemon's job API, on loopback or a unix socket (never public):
+ *
+ *   POST /v1/build   BuildJob (JSON) → the asset bytes, streamed while they are built
+ *                    (X-Asset-State: hit | building); 400/500 with a one-line reason
+ *   GET  /v1/stats   counters (imager runs, hits, misses, queue) as JSON
+ *   GET  /healthz    200
+ */
+import * as v from 'valibot'
+import type { Logger } from '../src/log.ts'
+import { BuildJobSchema, BuildInputError } from './job.ts'
+import type { BuildManager } from './manager.ts'
+
+function text(status: number, body: string): Response {
+  return new Response(`${body.split('\n')[0]}\n`, { status, headers: { 'content-type': 'text/plain; charset=utf-8' } })
+}
+
+export function builderFetchHandler(manager: BuildManager, log: Logger): (req: Request) => Promise<Response> {
+  return async (req) => {
+    const url = new URL(req.url)
+    if (url.pathname === '/healthz') return new Response(null, { status: 200 })
+    if (url.pathname === '/v1/stats' && req.method === 'GET') {
+      return Response.json({ ...manager.counters, running: manager.running, queued: manager.queued })
+    }
+    if (url.pathname !== '/v1/build') return text(404, '404 page not found')
+    if (req.method !== 'POST') return text(405, 'Method Not Allowed')
+    let body: unknown
+    try {
+      body = await req.json()
+    } catch {
+      return text(400, 'job must be JSON')
+    }
+    const parsed = v.safeParse(BuildJobSchema, body)
+    if (!parsed.success) return text(400, `invalid job: ${parsed.issues.map((i) => i.message).join('; ')}`)
+    const job = parsed.output
+    try {
+      const result = await manager.request(job)
+      if (result.kind === 'file') {
+        return new Response(Bun.file(result.path), {
+          headers: { 'content-type': result.meta.contentType, 'x-asset-state': 'hit', 'x-asset-key': job.key, 'x-asset-sha256': result.meta.sha256 },
+        })
+      }
+      return new Response(result.stream, { headers: { 'content-type': result.contentType, 'x-asset-state': 'building', 'x-asset-key': job.key } })
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err)
+      if (err instanceof BuildInputError) return text(400, msg)
+      log.error('build request failed', { key: job.key, error: msg })
+      return text(500, `build failed: ${msg}`)
+    }
+  }
+}
+
+/** Listens on `http://127.0.0.1:PORT` or `unix:/path.sock`. */
+export function serveBuilder(listen: string, handler: (req: Request) => Promise<Response>) {
+  if (listen.startsWith('unix:')) return Bun.serve({ unix: listen.slice(5), fetch: handler })
+  const u = new URL(listen)
+  return Bun.serve({ hostname: u.hostname, port: Number(u.port || 0), fetch: handler, idleTimeout: 0 })
+}

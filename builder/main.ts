@@ -1,0 +1,41 @@
+/**
+ * Builder daemon entry point: `bun builder/main.ts` serves the job API on FACTORY_BUILDER_URL
+ * (http://127.0.0.1:PORT or unix:/path.sock; loopback only — it has no authentication).
+ */
+import { loadConfig } from '../src/config.ts'
+import { ConfigError } from '../src/errors.ts'
+import { createLogger } from '../src/log.ts'
+import { builderFetchHandler, serveBuilder } from './daemon.ts'
+import { createBuilder } from './wiring.ts'
+
+let config
+try {
+  config = loadConfig()
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`configuration error: ${err.message}\n`)
+    process.exit(2)
+  }
+  throw err
+}
+if (!config.builder.url) {
+  process.stderr.write('configuration error: FACTORY_BUILDER_URL: the builder daemon needs an address to listen on\n')
+  process.exit(2)
+}
+const listen = config.builder.url
+if (!listen.startsWith('unix:') && !/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+\/?$/.test(listen)) {
+  process.stderr.write('configuration error: FACTORY_BUILDER_URL: must be a loopback http:// address or unix:/path\n')
+  process.exit(2)
+}
+const log = createLogger(config.logLevel, { component: 'builder', pid: process.pid })
+const builder = await createBuilder(config, log)
+const server = serveBuilder(listen, builderFetchHandler(builder.manager, log))
+log.info('builder listening', { url: listen })
+const stop = async (signal: string) => {
+  log.info('shutting down', { signal })
+  await server.stop()
+  await builder.close()
+  process.exit(0)
+}
+process.on('SIGINT', () => void stop('SIGINT'))
+process.on('SIGTERM', () => void stop('SIGTERM'))

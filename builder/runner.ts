@@ -1,0 +1,123 @@
+/**
+ * Runs the imager for a job: materialises the job's dependencies (boot inputs of the version,
+ * extension images, the schematic virtual extension), points the profile at them, and runs the
+ * imager as a child process with the profile YAML on stdin (execa; killed on timeout).
+ */
+import { execa } from 'execa'
+import { mkdir, stat } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import YAML from 'yaml'
+import { parseImageLine } from '../src/catalog/extensions.ts'
+import { NotImplementedError } from '../src/errors.ts'
+import type { Logger } from '../src/log.ts'
+import type { Artifacts } from './artifacts.ts'
+import { writeSchematicExtension } from './imager/virtual-extensions.ts'
+import { BuildInputError, type BuildJob, type RunBuild } from './job.ts'
+
+/** Output kinds the native imager builds today. */
+export const SUPPORTED_KINDS = new Set(['kernel', 'cmdline', 'initramfs'])
+
+const IMAGER_CLI = resolve(import.meta.dir, 'imager/cli.ts')
+
+interface ContainerAssetLike {
+  imageRef?: string
+  tarballPath?: string
+  ociPath?: string
+}
+
+function repositoryOf(ref: string): string {
+  const parsed = parseImageLine(`${ref}@sha256:${'0'.repeat(64)}`)
+  if (!parsed) throw new BuildInputError(`cannot parse image reference ${JSON.stringify(ref)}`)
+  return parsed.repository
+}
+
+export interface RunnerOptions {
+  artifacts: Artifacts
+  /** imager caches (processed extensions), reused across builds */
+  cacheDir: string
+  /** scratch space for builds */
+  workDir: string
+  externalUrl: string
+  log: Logger
+  /** counted once per imager process started */
+  onImagerStart?: () => void
+}
+
+export function createImagerRunner(opts: RunnerOptions): RunBuild {
+  return async (job: BuildJob, outputPath: string, signal: AbortSignal) => {
+    const profile = structuredClone(job.profile) as Record<string, unknown> & {
+      arch: string
+      output: { kind: string }
+      input: Record<string, unknown> & { systemExtensions?: ContainerAssetLike[] }
+    }
+    const kind = profile.output?.kind
+    if (!SUPPORTED_KINDS.has(kind)) throw new NotImplementedError(`output kind ${kind} is not implemented by this factory yet`)
+    const arch = profile.arch
+    const inputs = await opts.artifacts.versionInputs(job.version, arch)
+    profile.input.kernel = { path: inputs.kernel }
+    profile.input.initramfs = { path: inputs.initramfs }
+    if (inputs.sdStub) profile.input.sdStub = { path: inputs.sdStub }
+    if (inputs.sdBoot) profile.input.sdBoot = { path: inputs.sdBoot }
+
+    // Map each dependency's profile path to a local directory.
+    const local = new Map<string, string>()
+    for (const dep of job.dependencies as Record<string, string | boolean>[]) {
+      const path = String(dep.path)
+      switch (dep.kind) {
+        case 'extension':
+          local.set(path, await opts.artifacts.image(repositoryOf(String(dep.ref)), String(dep.digest), String(dep.arch)))
+          break
+        case 'schematic-extension': {
+          const dir = join(opts.cacheDir, 'schematics', `${job.schematic.id}-${dep.withExtraInfo ? 'extra' : 'plain'}`)
+          if (!(await exists(dir))) {
+            await writeSchematicExtension(dir, {
+              id: job.schematic.id,
+              canonicalYaml: job.schematic.canonical,
+              externalUrl: opts.externalUrl,
+              version: job.version,
+            })
+          }
+          local.set(path, dir)
+          break
+        }
+        default:
+          throw new NotImplementedError(`${String(dep.kind)} inputs are not implemented by this factory yet`)
+      }
+    }
+    profile.input.systemExtensions = (profile.input.systemExtensions ?? []).map((ext) => {
+      const key = ext.ociPath ?? ext.tarballPath ?? ''
+      const dir = local.get(key)
+      if (!dir) throw new BuildInputError(`no local input for extension ${JSON.stringify(key)}`)
+      return { imageRef: '', tarballPath: dir }
+    })
+
+    await mkdir(opts.workDir, { recursive: true })
+    await mkdir(opts.cacheDir, { recursive: true })
+    opts.onImagerStart?.()
+    const result = await execa(process.execPath, [IMAGER_CLI, '--output', outputPath, '--cache-dir', opts.cacheDir, '--work-dir', opts.workDir], {
+      input: YAML.stringify(profile),
+      cancelSignal: signal,
+      reject: false,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      env: { SOURCE_DATE_EPOCH: '1559424892' },
+      maxBuffer: 1024 * 1024,
+    })
+    if (signal.aborted) throw new Error('build timed out')
+    if (result.exitCode !== 0) {
+      const reason = String(result.stderr ?? '').trim().split('\n').pop() || `imager exited with ${result.exitCode}`
+      opts.log.warn('imager failed', { key: job.key, exit_code: result.exitCode, stderr: String(result.stderr ?? '').slice(-2000) })
+      if (result.exitCode === 2) throw new BuildInputError(reason)
+      throw new Error(reason)
+    }
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p)
+    return true
+  } catch {
+    return false
+  }
+}

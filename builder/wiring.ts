@@ -1,0 +1,39 @@
+/**
+ * Builds a BuildManager from the configuration: asset store under FACTORY_DATA_DIR, Redis or
+ * local lock, and the imager runner. Used by the builder daemon and by the edge in embedded mode.
+ */
+import { join, resolve } from 'node:path'
+import type { Config } from '../src/config.ts'
+import type { Logger } from '../src/log.ts'
+import { AssetStore } from '../src/store/asset-store.ts'
+import { Artifacts } from './artifacts.ts'
+import { LocalLock, RedisLock, type BuildLock } from './lock.ts'
+import { BuildManager } from './manager.ts'
+import { createImagerRunner } from './runner.ts'
+import { upstreamClient } from '../src/oci/upstream.ts'
+
+export function createAssetStore(config: Config, log: Logger): AssetStore {
+  return new AssetStore(resolve(config.dataDir), { maxBytes: config.cache.maxBytes, log })
+}
+
+export interface Builder {
+  manager: BuildManager
+  store: AssetStore
+  close(): Promise<void>
+}
+
+export async function createBuilder(config: Config, log: Logger): Promise<Builder> {
+  const data = resolve(config.dataDir)
+  const store = createAssetStore(config, log.child({ component: 'assets' }))
+  await store.init()
+  const lock: BuildLock = config.redisUrl ? new RedisLock(config.redisUrl, { ttlMs: config.build.lockTtlMs }) : new LocalLock()
+  const run = createImagerRunner({
+    artifacts: new Artifacts(upstreamClient(config), join(data, 'artifacts')),
+    cacheDir: join(data, 'cache'),
+    workDir: join(data, 'work'),
+    externalUrl: config.http.externalUrl,
+    log,
+  })
+  const manager = new BuildManager({ store, lock, run, concurrency: config.build.concurrency, timeoutMs: config.build.timeoutMs, log })
+  return { manager, store, close: () => lock.close() }
+}

@@ -1,0 +1,72 @@
+/**
+ * How the edge gets an asset it does not have: from a builder in this process (embedded mode)
+ * or from the builder daemon's job API (`FACTORY_BUILDER_URL`, http:// or unix:).
+ */
+import type { BuildJob } from '../builder/job.ts'
+import type { BuildManager } from '../builder/manager.ts'
+import { FactoryError, InvalidInputError, UpstreamUnavailableError } from '../src/errors.ts'
+
+export type BuiltAsset = { kind: 'file'; path: string } | { kind: 'stream'; stream: ReadableStream<Uint8Array> }
+
+export interface BuilderClient {
+  build(job: BuildJob): Promise<BuiltAsset>
+}
+
+/** A build failed for a reason that is not the client's fault. */
+export class BuildFailedError extends FactoryError {
+  readonly status = 500
+}
+
+export class InProcessBuilder implements BuilderClient {
+  constructor(private readonly manager: BuildManager) {}
+
+  async build(job: BuildJob): Promise<BuiltAsset> {
+    try {
+      const r = await this.manager.request(job)
+      return r.kind === 'file' ? { kind: 'file', path: r.path } : { kind: 'stream', stream: r.stream }
+    } catch (err) {
+      throw toFactoryError(err)
+    }
+  }
+}
+
+export class HttpBuilder implements BuilderClient {
+  private readonly base: string
+  private readonly unix: string | undefined
+
+  constructor(url: string) {
+    if (url.startsWith('unix:')) {
+      this.unix = url.slice(5)
+      this.base = 'http://builder'
+    } else {
+      this.base = url.replace(/\/+$/, '')
+    }
+  }
+
+  async build(job: BuildJob): Promise<BuiltAsset> {
+    let res: Response
+    try {
+      res = await fetch(`${this.base}/v1/build`, {
+        method: 'POST',
+        body: JSON.stringify(job),
+        headers: { 'content-type': 'application/json' },
+        ...(this.unix ? { unix: this.unix } : {}),
+      })
+    } catch (err) {
+      throw new UpstreamUnavailableError(`builder is unreachable: ${(err as Error).message}`)
+    }
+    if (!res.ok || !res.body) {
+      const reason = (await res.text()).trim()
+      if (res.status === 400) throw new InvalidInputError(reason)
+      throw new BuildFailedError(reason || `builder answered ${res.status}`)
+    }
+    return { kind: 'stream', stream: res.body }
+  }
+}
+
+function toFactoryError(err: unknown): Error {
+  if (err instanceof FactoryError) return err
+  const msg = err instanceof Error ? err.message : String(err)
+  if (err instanceof Error && err.name === 'BuildInputError') return new InvalidInputError(msg)
+  return new BuildFailedError(`build failed: ${msg}`)
+}

@@ -1,0 +1,111 @@
+/**
+ * `npm start`: the whole factory on one machine — Caddy on FACTORY_HTTP_ADDR (cache hits served
+ * from disk, everything else proxied), the edge on an internal loopback port and the builder
+ * daemon on a unix socket under the data directory. If any of the three exits, the others are
+ * stopped and the stack exits non-zero, so a supervisor (systemd, a container runtime) restarts it.
+ */
+import { mkdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { loadConfig } from '../src/config.ts'
+import { ConfigError } from '../src/errors.ts'
+import { createLogger } from '../src/log.ts'
+import { SERVER_HEADER } from './app.ts'
+
+let config
+try {
+  config = loadConfig()
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`configuration error: ${err.message}\n`)
+    process.exit(2)
+  }
+  throw err
+}
+const log = createLogger(config.logLevel, { component: 'stack' })
+const root = resolve(import.meta.dir, '..')
+const data = resolve(config.dataDir)
+await mkdir(join(data, 'run'), { recursive: true })
+await mkdir(join(data, 'public'), { recursive: true })
+await mkdir(join(data, 'caddy'), { recursive: true })
+
+async function freeLoopbackPort(): Promise<number> {
+  const s = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
+  const port = s.port
+  await s.stop(true)
+  if (!port) throw new Error('no free port')
+  return port
+}
+
+const edgePort = await freeLoopbackPort()
+const builderUrl = config.builder.url || `unix:${join(data, 'run', 'builder.sock')}`
+const shared = {
+  ...process.env,
+  FACTORY_DATA_DIR: data,
+  FACTORY_EXTERNAL_URL: config.http.externalUrl,
+  FACTORY_EXTERNAL_PXE_URL: config.http.externalPxeUrl,
+  FACTORY_BUILDER_URL: builderUrl,
+}
+const procs: { name: string; proc: ReturnType<typeof Bun.spawn> }[] = []
+let stopping = false
+
+function start(name: string, cmd: string[], env: Record<string, string | undefined>) {
+  const proc = Bun.spawn(cmd, { cwd: root, env, stdout: 'inherit', stderr: 'inherit', stdin: 'ignore' })
+  procs.push({ name, proc })
+  void proc.exited.then((code) => {
+    if (stopping) return
+    log.error('process exited; stopping the stack', { process: name, code })
+    void stopAll(1)
+  })
+  return proc
+}
+
+async function stopAll(code: number): Promise<never> {
+  stopping = true
+  for (const { proc } of procs) proc.kill('SIGTERM')
+  await Promise.race([Promise.all(procs.map((p) => p.proc.exited)), Bun.sleep(5000)])
+  for (const { proc } of procs) proc.kill('SIGKILL')
+  process.exit(code)
+}
+
+async function waitHttp(url: string, init: RequestInit & { unix?: string } = {}, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, init)
+      if (res.status < 500) return
+    } catch {
+      // not up yet
+    }
+    await Bun.sleep(100)
+  }
+  throw new Error(`${url} did not come up`)
+}
+
+const bun = process.execPath
+start('builder', [bun, 'builder/main.ts'], shared)
+start('edge', [bun, 'edge/main.ts'], { ...shared, FACTORY_HTTP_ADDR: `127.0.0.1:${edgePort}` })
+const caddyEnv = {
+  ...process.env,
+  CADDY_PORT: String(config.http.port),
+  CADDY_BIND: config.http.host,
+  CADDY_PUBLIC_DIR: join(data, 'public'),
+  CADDY_EDGE: `127.0.0.1:${edgePort}`,
+  CADDY_STATE_DIR: join(data, 'caddy'),
+  CADDY_SERVER_HEADER: `${SERVER_HEADER} (caddy)`,
+  XDG_DATA_HOME: join(data, 'caddy'),
+  XDG_CONFIG_HOME: join(data, 'caddy'),
+}
+try {
+  await waitHttp('http://builder/healthz', builderUrl.startsWith('unix:') ? { unix: builderUrl.slice(5) } : {}).catch(async () =>
+    waitHttp(`${builderUrl}/healthz`),
+  )
+  await waitHttp(`http://127.0.0.1:${edgePort}/healthz`)
+  start('caddy', ['caddy', 'run', '--config', join(root, 'Caddyfile'), '--adapter', 'caddyfile'], caddyEnv)
+  await waitHttp(`http://${config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host}:${config.http.port}/healthz`)
+  log.info('factory ready', { url: config.http.externalUrl, listen: config.http.addr, edge: `127.0.0.1:${edgePort}`, builder: builderUrl })
+} catch (err) {
+  log.error('start-up failed', { error: (err as Error).message })
+  await stopAll(1)
+}
+process.on('SIGINT', () => void stopAll(0))
+process.on('SIGTERM', () => void stopAll(0))
