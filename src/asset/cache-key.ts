@@ -1,0 +1,86 @@
+/**
+ * Asset cache key = sha256(go-yaml of the cleaned profile ‖ errata salts), hex (factory
+ * `internal/profile/hash.go`, factory-spec §9.2).
+ *
+ * Why byte-exact: keys computed the reference's way let this factory share an asset cache with
+ * the Go factory, and the errata salts force rebuilds of assets that old imager bugs produced.
+ * Cleaning drops machine-local details (temp paths, insecure flags, registry hosts, enrolment key
+ * paths) so the key depends only on what changes the output: version, platform, arch, SecureBoot
+ * signer identity, extension digests, schematic ID, kernel args, META, overlay and output options.
+ */
+import { createHash } from 'node:crypto'
+import { cloneProfile, secureBootEnabled, profileToYaml, type ContainerAsset, type FileAsset, type Profile } from './profile.ts'
+
+/** Go `filepath.Base` (the reference only applies it to non-empty values). */
+export function goBase(path: string): string {
+  if (path === '') return '.'
+  const trimmed = path.replace(/\/+$/, '')
+  if (trimmed === '') return '/'
+  return trimmed.slice(trimmed.lastIndexOf('/') + 1)
+}
+
+function cleanContainer(c: ContainerAsset): void {
+  delete c.forceInsecure
+  if (c.ociPath) c.ociPath = goBase(c.ociPath)
+  if (c.tarballPath) c.tarballPath = goBase(c.tarballPath)
+  if (c.imageRef) {
+    const i = c.imageRef.lastIndexOf('/')
+    if (i !== -1) c.imageRef = c.imageRef.slice(i + 1)
+  }
+}
+
+function cleanFile(f: FileAsset | undefined): void {
+  if (f?.path) f.path = goBase(f.path)
+}
+
+/** Copy of the profile with non-deterministic fields normalised (factory `Clean`). */
+export function cleanProfile(src: Profile): Profile {
+  const p = cloneProfile(src)
+  if (p.input.baseInstaller) cleanContainer(p.input.baseInstaller)
+  for (const e of p.input.systemExtensions ?? []) cleanContainer(e)
+  // Deliberate addition: the reference leaves overlay image paths uncleaned, so its keys for
+  // overlay builds embed a per-process temp dir and never survive a restart. Basenames keep the
+  // digest (`<arch>-sha256:…`) and drop the machine-local directory.
+  if (p.overlay) cleanContainer(p.overlay.image)
+  if (p.input.overlayInstaller) cleanContainer(p.input.overlayInstaller)
+  if (p.input.imageCache) cleanContainer(p.input.imageCache)
+  if (p.input.secureboot) {
+    delete p.input.secureboot.keyExchangeKeyPath
+    delete p.input.secureboot.signatureKeyPath
+    delete p.input.secureboot.platformKeyPath
+  }
+  cleanFile(p.input.kernel)
+  cleanFile(p.input.initramfs)
+  cleanFile(p.input.sdBoot)
+  cleanFile(p.input.sdStub)
+  return p
+}
+
+/** Salts appended (in this order, without separators) when their condition holds. */
+export const ERRATA: ReadonlyArray<{ readonly salt: string; readonly applies: (p: Profile) => boolean }> = [
+  { salt: 'installer fix #8107', applies: (p) => p.output.kind === 'installer' },
+  { salt: 'overlay installer layout fix', applies: (p) => p.output.kind === 'installer' && p.overlay !== undefined },
+  { salt: 'secureboot iso gen fix #9565', applies: (p) => p.output.kind === 'iso' && secureBootEnabled(p) },
+  { salt: 'vmware build fix #164', applies: (p) => p.platform === 'vmware' },
+  { salt: 'installer tarball fix #9772', applies: (p) => p.output.kind === 'installer' },
+  { salt: 'installer tarball fix #10278', applies: (p) => p.output.kind === 'installer' },
+  { salt: 'overlay profile fix #11093', applies: (p) => p.overlay !== undefined },
+  { salt: 'vmware arm64 kernel args fix #11735', applies: (p) => p.platform === 'vmware' && p.arch === 'arm64' },
+  { salt: 'overlay extra kernel args fix #376', applies: (p) => p.overlay !== undefined && (p.output.kind === 'uki' || p.output.kind === 'installer') },
+]
+
+/** The exact bytes hashed: cleaned profile YAML followed by the applicable salts. */
+export function cacheKeyMaterial(profile: Profile): string {
+  const p = cleanProfile(profile)
+  let text = profileToYaml(p)
+  for (const e of ERRATA) if (e.applies(p)) text += e.salt
+  return text
+}
+
+/**
+ * Cache key of an enhanced profile (compute it before the builder fills in kernel/initramfs
+ * paths): lowercase hex sha256.
+ */
+export function profileCacheKey(profile: Profile): string {
+  return createHash('sha256').update(cacheKeyMaterial(profile), 'utf8').digest('hex')
+}
