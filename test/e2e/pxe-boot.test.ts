@@ -114,8 +114,9 @@ describe('boots', () => {
         marker: 'STANDIN-DONE',
       }),
     ])
-    // QEMU's 2019 iPXE ROM gets `initrd=` (FACTORY_PXE_INITRD_ARG=auto), needed on UEFI
+    // QEMU's 2019 iPXE ROM gets `initrd=` (FACTORY_PXE_INITRD_ARG=auto), needed on UEFI; iPXE's EFI
+    // loader also passes the image name as argv[0], as it does for any EFI kernel.
     assertStandinSawEverything(bios.output, `initrd=initramfs-amd64.xz ${EXPECTED_CMDLINE}`)
-    assertStandinSawEverything(uefi.output, `initrd=initramfs-amd64.xz ${EXPECTED_CMDLINE}`)
+    assertStandinSawEverything(uefi.output, `kernel-amd64 initrd=initramfs-amd64.xz ${EXPECTED_CMDLINE}`)
   }, 240_000)
 })
