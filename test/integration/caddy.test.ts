@@ -4,7 +4,9 @@
  * edge's headers. curl is the client, as operators use it.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { $ } from 'bun'
+import { readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { startStack, type RunningStack } from '../helpers/stack.ts'
 import { startUpstream, type Upstream } from '../helpers/release.ts'
 
@@ -38,9 +40,15 @@ function headers(raw: string): Record<string, string> {
   return out
 }
 
+let seq = 0
 async function curl(args: string[]): Promise<{ h: Record<string, string>; body: Buffer }> {
-  const r = await $`curl -sS -D /dev/stderr ${args}`.quiet()
-  return { h: headers(r.stderr.toString()), body: r.stdout }
+  const headerFile = join(tmpdir(), `curl-headers-${process.pid}-${seq++}`)
+  const proc = Bun.spawn(['curl', '-sS', '-D', headerFile, ...args], { stdout: 'pipe', stderr: 'pipe' })
+  const body = Buffer.from(await new Response(proc.stdout).arrayBuffer())
+  if ((await proc.exited) !== 0) throw new Error(`curl failed: ${await new Response(proc.stderr).text()}`)
+  const h = headers(readFileSync(headerFile, 'utf8'))
+  rmSync(headerFile, { force: true })
+  return { h, body }
 }
 
 describe('Caddy edge', () => {
