@@ -92,6 +92,7 @@ const caddyEnv = {
   CADDY_EDGE: `127.0.0.1:${edgePort}`,
   CADDY_STATE_DIR: join(data, 'caddy'),
   CADDY_SERVER_HEADER: `${SERVER_HEADER} (caddy)`,
+  CADDY_EDGE_SERVER_HEADER: SERVER_HEADER,
   XDG_DATA_HOME: join(data, 'caddy'),
   XDG_CONFIG_HOME: join(data, 'caddy'),
 }
