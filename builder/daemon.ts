@@ -8,6 +8,7 @@
  */
 import * as v from 'valibot'
 import type { Logger } from '../src/log.ts'
+import { isFactoryError } from '../src/errors.ts'
 import { BuildJobSchema, BuildInputError } from './job.ts'
 import type { BuildManager } from './manager.ts'
 
@@ -44,6 +45,7 @@ export function builderFetchHandler(manager: BuildManager, log: Logger): (req: R
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err)
       if (err instanceof BuildInputError) return text(400, msg)
+      if (isFactoryError(err)) return text(err.status, msg)
       log.error('build request failed', { key: job.key, error: msg })
       return text(500, `build failed: ${msg}`)
     }

@@ -61,12 +61,18 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
 
     // Map each dependency's profile path to a local directory.
     const local = new Map<string, string>()
+    // cache identity of each extension directory for the imager: the image digest (no need to
+    // fingerprint the unpacked tree)
+    const digests: Record<string, string> = {}
     for (const dep of job.dependencies as Record<string, string | boolean>[]) {
       const path = String(dep.path)
       switch (dep.kind) {
-        case 'extension':
-          local.set(path, await opts.artifacts.image(repositoryOf(String(dep.ref)), String(dep.digest), String(dep.arch)))
+        case 'extension': {
+          const dir = await opts.artifacts.image(repositoryOf(String(dep.ref)), String(dep.digest), String(dep.arch))
+          local.set(path, dir)
+          digests[dir] = `${String(dep.digest)}-${String(dep.arch)}`
           break
+        }
         case 'schematic-extension': {
           const dir = join(opts.cacheDir, 'schematics', `${job.schematic.id}-${dep.withExtraInfo ? 'extra' : 'plain'}`)
           if (!(await exists(dir))) {
@@ -94,7 +100,8 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
     await mkdir(opts.workDir, { recursive: true })
     await mkdir(opts.cacheDir, { recursive: true })
     opts.onImagerStart?.()
-    const result = await execa(process.execPath, [IMAGER_CLI, '--output', outputPath, '--cache-dir', opts.cacheDir, '--work-dir', opts.workDir], {
+    const args = [IMAGER_CLI, '--output', outputPath, '--cache-dir', opts.cacheDir, '--work-dir', opts.workDir, '--extension-digests', JSON.stringify(digests)]
+    const result = await execa(process.execPath, args, {
       input: YAML.stringify(profile),
       cancelSignal: signal,
       reject: false,
@@ -107,7 +114,9 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
     if (result.exitCode !== 0) {
       const reason = String(result.stderr ?? '').trim().split('\n').pop() || `imager exited with ${result.exitCode}`
       opts.log.warn('imager failed', { key: job.key, exit_code: result.exitCode, stderr: String(result.stderr ?? '').slice(-2000) })
+      // imager exit codes: 2 invalid input (e.g. incompatible extension), 3 unsupported
       if (result.exitCode === 2) throw new BuildInputError(reason)
+      if (result.exitCode === 3) throw new NotImplementedError(reason)
       throw new Error(reason)
     }
   }

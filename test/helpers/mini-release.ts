@@ -86,9 +86,17 @@ async function kernelDeb(): Promise<string> {
   await mkdir(debDir, { recursive: true })
   const have = (await readdir(debDir)).filter((n) => /^linux-image-6\.1\.0-.*-amd64_.*_amd64\.deb$/.test(n)).sort()
   if (have.length > 0) return join(debDir, have.at(-1)!)
-  const deps = (await execa('apt-cache', ['depends', 'linux-image-amd64'])).stdout
-  const pkg = /Depends:\s+(linux-image-6\.1\.0-[^\s<>]+)/.exec(deps)?.[1]
-  if (!pkg) throw new Error('apt-cache depends linux-image-amd64 names no linux-image-6.1.0-* package')
+  const lookup = async (): Promise<string | undefined> => {
+    const deps = await execa('apt-cache', ['depends', 'linux-image-amd64'], { reject: false })
+    return /Depends:\s+(linux-image-6\.1\.0-[^\s<>]+)/.exec(String(deps.stdout))?.[1]
+  }
+  let pkg = await lookup()
+  if (!pkg) {
+    // fresh machine: the package lists may not be there yet
+    await execa('apt-get', ['update', '-q'], { reject: false })
+    pkg = await lookup()
+  }
+  if (!pkg) throw new Error('apt-cache depends linux-image-amd64 names no linux-image-6.1.0-* package (set IMAGER_TEST_KERNEL_DEB to a local .deb)')
   const tmp = join(debDir, `.dl-${process.pid}`)
   await mkdir(tmp, { recursive: true })
   try {
