@@ -9,13 +9,12 @@ import { join, resolve } from 'node:path'
 import YAML from 'yaml'
 import { parseImageLine } from '../src/catalog/extensions.ts'
 import { NotImplementedError } from '../src/errors.ts'
+import { BUILT_KINDS } from '../src/asset/kinds.ts'
 import type { Logger } from '../src/log.ts'
 import type { Artifacts } from './artifacts.ts'
 import { writeSchematicExtension } from './imager/virtual-extensions.ts'
 import { BuildInputError, type BuildJob, type RunBuild } from './job.ts'
 
-/** Output kinds the native imager builds today. */
-export const SUPPORTED_KINDS = new Set(['kernel', 'cmdline', 'initramfs'])
 
 const IMAGER_CLI = resolve(import.meta.dir, 'imager/cli.ts')
 
@@ -51,7 +50,7 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
       input: Record<string, unknown> & { systemExtensions?: ContainerAssetLike[] }
     }
     const kind = profile.output?.kind
-    if (!SUPPORTED_KINDS.has(kind)) throw new NotImplementedError(`output kind ${kind} is not implemented by this factory yet`)
+    if (!BUILT_KINDS.has(kind)) throw new NotImplementedError(`output kind ${kind} is not implemented by this factory yet`)
     const arch = profile.arch
     const inputs = await opts.artifacts.versionInputs(job.version, arch)
     profile.input.kernel = { path: inputs.kernel }

@@ -3,7 +3,8 @@
  * cache key → store hit, or a build streamed from the builder. Planning is pure (src/asset);
  * this module adds the stores and the builder.
  */
-import { NotFoundError } from '../src/errors.ts'
+import { NotFoundError, NotImplementedError } from '../src/errors.ts'
+import { BUILT_KINDS } from '../src/asset/kinds.ts'
 import type { Logger } from '../src/log.ts'
 import type { Catalog } from '../src/catalog/catalog.ts'
 import type { SchematicService } from '../src/schematic/service.ts'
@@ -54,6 +55,7 @@ export class AssetService {
     } catch (err) {
       throw prefixError(err, PATH_ERROR_PREFIX)
     }
+    if (!BUILT_KINDS.has(request.kind)) throw new NotImplementedError(`${request.kind} assets are not built by this factory yet`)
     const catalog = this.deps.catalog
     let built
     try {
