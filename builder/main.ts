@@ -2,22 +2,12 @@
  * Builder daemon entry point: `bun builder/main.ts` serves the job API on FACTORY_BUILDER_URL
  * (http://127.0.0.1:PORT or unix:/path.sock; loopback only — it has no authentication).
  */
-import { loadConfig } from '../src/config.ts'
-import { ConfigError } from '../src/errors.ts'
+import { loadConfigOrExit } from '../src/config.ts'
 import { createLogger } from '../src/log.ts'
 import { builderFetchHandler, serveBuilder } from './daemon.ts'
 import { createBuilder } from './wiring.ts'
 
-let config
-try {
-  config = loadConfig()
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`configuration error: ${err.message}\n`)
-    process.exit(2)
-  }
-  throw err
-}
+const config = loadConfigOrExit()
 if (!config.builder.url) {
   process.stderr.write('configuration error: FACTORY_BUILDER_URL: the builder daemon needs an address to listen on\n')
   process.exit(2)

@@ -3,8 +3,9 @@
  * extension images, the schematic virtual extension), points the profile at them, and runs the
  * imager as a child process with the profile YAML on stdin (execa; killed on timeout).
  */
+import { pathExists } from '../src/fs-util.ts'
 import { execa } from 'execa'
-import { mkdir, stat } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import YAML from 'yaml'
 import { parseImageLine } from '../src/catalog/extensions.ts'
@@ -74,7 +75,7 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
         }
         case 'schematic-extension': {
           const dir = join(opts.cacheDir, 'schematics', `${job.schematic.id}-${dep.withExtraInfo ? 'extra' : 'plain'}`)
-          if (!(await exists(dir))) {
+          if (!(await pathExists(dir))) {
             await writeSchematicExtension(dir, {
               id: job.schematic.id,
               canonicalYaml: job.schematic.canonical,
@@ -121,11 +122,3 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p)
-    return true
-  } catch {
-    return false
-  }
-}

@@ -2,23 +2,13 @@
  * Entry point: `bun edge/main.ts` loads the configuration, wires the stores and services and
  * serves HTTP on FACTORY_HTTP_ADDR. A bad setting stops start-up with a message naming the key.
  */
-import { loadConfig } from '../src/config.ts'
-import { ConfigError } from '../src/errors.ts'
+import { loadConfigOrExit } from '../src/config.ts'
 import { createLogger } from '../src/log.ts'
 import { buildContext } from './wiring.ts'
 import { createApp, SERVER_HEADER } from './app.ts'
 
 async function main(): Promise<void> {
-  let config
-  try {
-    config = loadConfig()
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`configuration error: ${err.message}\n`)
-      process.exit(2)
-    }
-    throw err
-  }
+  const config = loadConfigOrExit()
   const log = createLogger(config.logLevel, { component: 'edge' })
   const ctx = await buildContext(config, log)
   const app = createApp(ctx)

@@ -6,21 +6,11 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { loadConfig } from '../src/config.ts'
-import { ConfigError } from '../src/errors.ts'
+import { loadConfigOrExit } from '../src/config.ts'
 import { createLogger } from '../src/log.ts'
 import { SERVER_HEADER } from './app.ts'
 
-let config
-try {
-  config = loadConfig()
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`configuration error: ${err.message}\n`)
-    process.exit(2)
-  }
-  throw err
-}
+const config = loadConfigOrExit()
 const log = createLogger(config.logLevel, { component: 'stack' })
 const root = resolve(import.meta.dir, '..')
 const data = resolve(config.dataDir)

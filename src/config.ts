@@ -252,3 +252,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     builder: { url: get<string>('FACTORY_BUILDER_URL') },
   }
 }
+
+/**
+ * For entry points: the configuration, or a one-line `configuration error: KEY: reason` on
+ * stderr and exit code 2.
+ */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+}

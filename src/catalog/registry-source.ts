@@ -3,7 +3,7 @@
  * extracted once into `<dir>/<repository>/<manifest digest>` (content-addressed, so a tag that
  * moves gets a new directory and two nodes never disagree about what a directory holds).
  */
-import { stat } from 'node:fs/promises'
+import { pathExists } from '../fs-util.ts'
 import { join } from 'node:path'
 import { NotFoundError } from '../errors.ts'
 import type { RegistryClient } from '../oci/client.ts'
@@ -33,18 +33,10 @@ export class RegistryImageSource implements ImageSource {
       const head = await this.client.headManifest(repository, tag)
       if (!head) throw new NotFoundError(`image ${repository}:${tag} not found`)
       const dest = join(this.dir, repository.replaceAll('/', '_'), head.digest.replace(':', '-'))
-      if (!(await exists(dest))) await extractImage(this.client, repository, head.digest, this.arch, dest)
+      if (!(await pathExists(dest))) await extractImage(this.client, repository, head.digest, this.arch, dest)
       this.byTag.set(key, dest)
       return dest
     })
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path)
-    return true
-  } catch {
-    return false
-  }
-}
