@@ -4,7 +4,7 @@
  */
 import type { BuildJob } from '../builder/job.ts'
 import type { BuildManager } from '../builder/manager.ts'
-import { FactoryError, InvalidInputError, UpstreamUnavailableError } from '../src/errors.ts'
+import { FactoryError, InvalidInputError, NotFoundError, NotImplementedError, UpstreamUnavailableError } from '../src/errors.ts'
 
 export type BuiltAsset = { kind: 'file'; path: string } | { kind: 'stream'; stream: ReadableStream<Uint8Array> }
 
@@ -58,6 +58,9 @@ export class HttpBuilder implements BuilderClient {
     if (!res.ok || !res.body) {
       const reason = (await res.text()).trim()
       if (res.status === 400) throw new InvalidInputError(reason)
+      if (res.status === 404) throw new NotFoundError(reason)
+      if (res.status === 501) throw new NotImplementedError(reason)
+      if (res.status === 503) throw new UpstreamUnavailableError(reason)
       throw new BuildFailedError(reason || `builder answered ${res.status}`)
     }
     return { kind: 'stream', stream: res.body }
