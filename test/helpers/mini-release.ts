@@ -18,6 +18,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import { chmod, copyFile, mkdir, readdir, rename, rm, stat, symlink, utimes, writeFile, lstat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execa } from 'execa'
+import { ensureKernelDeb } from '../fixtures/standin/kernel.ts'
+import { defaultCacheDir } from '../fixtures/standin/release.ts'
 
 export const MINI_CACHE = process.env.IMAGER_TEST_CACHE ?? '/tmp/imager-test-cache'
 export const MINI_EPOCH = 1559424892
@@ -79,35 +81,9 @@ async function buildOnce(dir: string, fill: (tmp: string) => Promise<void>): Pro
   }
 }
 
-async function kernelDeb(): Promise<string> {
-  const given = process.env.IMAGER_TEST_KERNEL_DEB
-  if (given) return given
-  const debDir = join(MINI_CACHE, 'debs')
-  await mkdir(debDir, { recursive: true })
-  const have = (await readdir(debDir)).filter((n) => /^linux-image-6\.1\.0-.*-amd64_.*_amd64\.deb$/.test(n)).sort()
-  if (have.length > 0) return join(debDir, have.at(-1)!)
-  const lookup = async (): Promise<string | undefined> => {
-    const deps = await execa('apt-cache', ['depends', 'linux-image-amd64'], { reject: false })
-    return /Depends:\s+(linux-image-6\.1\.0-[^\s<>]+)/.exec(String(deps.stdout))?.[1]
-  }
-  let pkg = await lookup()
-  if (!pkg) {
-    // fresh machine: the package lists may not be there yet
-    await execa('apt-get', ['update', '-q'], { reject: false })
-    pkg = await lookup()
-  }
-  if (!pkg) throw new Error('apt-cache depends linux-image-amd64 names no linux-image-6.1.0-* package (set IMAGER_TEST_KERNEL_DEB to a local .deb)')
-  const tmp = join(debDir, `.dl-${process.pid}`)
-  await mkdir(tmp, { recursive: true })
-  try {
-    await execa('apt-get', ['download', '-q', pkg], { cwd: tmp })
-    const got = (await readdir(tmp)).find((n) => n.endsWith('.deb'))
-    if (!got) throw new Error(`apt-get download ${pkg} produced no .deb`)
-    await rename(join(tmp, got), join(debDir, got))
-    return join(debDir, got)
-  } finally {
-    await rm(tmp, { recursive: true, force: true })
-  }
+/** The same cached Debian kernel .deb the stand-in release uses (one download per machine). */
+function kernelDeb(): Promise<string> {
+  return ensureKernelDeb(join(defaultCacheDir(), 'debs'), process.env.IMAGER_TEST_KERNEL_DEB)
 }
 
 /** Debian's kernel + the few module files the mini release uses (extracted once). */
