@@ -4,11 +4,13 @@
  *   POST /v1/build   BuildJob (JSON) → the asset bytes, streamed while they are built
  *                    (X-Asset-State: hit | building); 400/500 with a one-line reason
  *   GET  /v1/stats   counters (imager runs, hits, misses, queue) as JSON
+ *   GET  /metrics    Prometheus metrics of this builder
  *   GET  /healthz    200
  */
 import * as v from 'valibot'
 import type { Logger } from '../src/log.ts'
 import { isFactoryError } from '../src/errors.ts'
+import { Registry } from '../src/metrics.ts'
 import { BuildJobSchema, BuildInputError } from './job.ts'
 import type { BuildManager } from './manager.ts'
 
@@ -17,9 +19,12 @@ function text(status: number, body: string): Response {
 }
 
 export function builderFetchHandler(manager: BuildManager, log: Logger): (req: Request) => Promise<Response> {
+  const registry = new Registry()
+  manager.registerMetrics(registry)
   return async (req) => {
     const url = new URL(req.url)
     if (url.pathname === '/healthz') return new Response(null, { status: 200 })
+    if (url.pathname === '/metrics') return new Response(registry.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } })
     if (url.pathname === '/v1/stats' && req.method === 'GET') {
       return Response.json({ ...manager.counters, running: manager.running, queued: manager.queued })
     }

@@ -10,6 +10,7 @@ import type { AssetMeta, AssetStore } from '../src/store/asset-store.ts'
 import { GrowingFile } from './growing-file.ts'
 import type { BuildLock } from './lock.ts'
 import { Semaphore } from './semaphore.ts'
+import { BUILD_BUCKETS, Histogram, Registry } from '../src/metrics.ts'
 import type { BuildJob, RunBuild } from './job.ts'
 
 export type AssetResult =
@@ -26,8 +27,6 @@ export interface BuildCounters {
   /** builds another node did while this one waited on the lock */
   peerBuilds: number
   failures: number
-  buildSeconds: number[]
-  queueSeconds: number[]
 }
 
 interface Flight {
@@ -46,12 +45,31 @@ export interface BuildManagerOptions {
 }
 
 export class BuildManager {
-  readonly counters: BuildCounters = { imagerRuns: 0, hits: 0, misses: 0, joined: 0, peerBuilds: 0, failures: 0, buildSeconds: [], queueSeconds: [] }
+  readonly counters: BuildCounters = { imagerRuns: 0, hits: 0, misses: 0, joined: 0, peerBuilds: 0, failures: 0 }
+  /** seconds from start to published asset, and waiting for a build slot */
+  readonly buildSeconds = new Histogram('image_factory_build_duration_seconds', 'Time from imager start to published asset.', BUILD_BUCKETS)
+  readonly queueSeconds = new Histogram('image_factory_build_queue_wait_seconds', 'Time a build waited for a free build slot.', BUILD_BUCKETS)
   private readonly inflight = new Map<string, Flight>()
   private readonly sem: Semaphore
 
   constructor(private readonly opts: BuildManagerOptions) {
     this.sem = new Semaphore(opts.concurrency)
+  }
+
+  /** Registers this builder's metrics (Prometheus) in `registry`. */
+  registerMetrics(registry: Registry): void {
+    const c = this.counters
+    registry.counterFunc('image_factory_imager_runs_total', 'Imager processes started by this builder.', () => c.imagerRuns)
+    registry.counterFunc('image_factory_build_requests_hit_total', 'Build requests answered from the asset store.', () => c.hits)
+    registry.counterFunc('image_factory_build_requests_miss_total', 'Build requests that started a build.', () => c.misses)
+    registry.counterFunc('image_factory_build_requests_joined_total', 'Build requests that joined a build already running here.', () => c.joined)
+    registry.counterFunc('image_factory_build_peer_total', 'Builds another node did while this one waited on the lock.', () => c.peerBuilds)
+    registry.counterFunc('image_factory_build_failures_total', 'Builds that failed.', () => c.failures)
+    registry.gauge('image_factory_builds_running', 'Builds running now.', () => this.running)
+    registry.gauge('image_factory_builds_queued', 'Builds waiting for a slot.', () => this.queued)
+    registry.gauge('image_factory_asset_store_bytes', 'Bytes in the asset store.', () => this.opts.store.totalBytes)
+    registry.add(this.buildSeconds)
+    registry.add(this.queueSeconds)
   }
 
   get running(): number {
@@ -140,7 +158,7 @@ export class BuildManager {
     const queuedAt = performance.now()
     const release = await this.opts.store.init().then(() => this.sem.acquire())
     const startedAt = performance.now()
-    this.counters.queueSeconds.push((startedAt - queuedAt) / 1000)
+    this.queueSeconds.observe((startedAt - queuedAt) / 1000)
     const tmp = this.opts.store.tempPath(job.key)
     const growing = new GrowingFile(tmp)
     try {
@@ -154,7 +172,7 @@ export class BuildManager {
       await this.opts.store.linkUrl(job.key, job.urlParts)
       growing.finish()
       const seconds = (performance.now() - startedAt) / 1000
-      this.counters.buildSeconds.push(seconds)
+      this.buildSeconds.observe(seconds)
       log.info('finished building image asset', { build_seconds: Math.round(seconds * 1000) / 1000 })
     } catch (err) {
       this.counters.failures++

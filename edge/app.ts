@@ -3,6 +3,7 @@
  * in one place, then one plugin per frontend.
  */
 import { Elysia } from 'elysia'
+import * as v from 'valibot'
 import pkg from '../package.json'
 import { errorToResponse, textResponse } from './http/errors.ts'
 import { Cors } from './http/cors.ts'
@@ -15,6 +16,8 @@ import { talosctlRoutes } from './routes/talosctl.ts'
 import { imageRoutes } from './routes/image.ts'
 import { pxeRoutes } from './routes/pxe.ts'
 import type { AppContext } from './context.ts'
+import type { Builder } from '../builder/wiring.ts'
+import { createEdgeMetrics } from './metrics.ts'
 
 export const SERVER_HEADER = `Image Factory v${pkg.version}`
 const GET_ONLY = /^\/(pxe|schematics|version|versions)(\/|$)/
@@ -24,10 +27,13 @@ interface RequestMeta {
   start: number
 }
 
-export function createApp(ctx: AppContext) {
+export function createApp(ctx: AppContext & { builder?: Builder }) {
+  const metrics = createEdgeMetrics(ctx)
   const cors = new Cors(ctx.config.http.allowedOrigins)
   const meta = new WeakMap<Request, RequestMeta>()
   let routeTable: RouteTable | undefined
+  // filled once the app is assembled; read lazily by the NOT_FOUND fallback
+  const registered: { method: string; path: string }[] = []
 
   const commonHeaders = (request: Request): Record<string, string> => ({
     server: SERVER_HEADER,
@@ -49,7 +55,7 @@ export function createApp(ctx: AppContext) {
     .onError(({ code, error, request }) => {
       const headers = commonHeaders(request)
       if (code === 'NOT_FOUND') {
-        const fb = (routeTable ??= new RouteTable(app.routes)).fallback(request)
+        const fb = (routeTable ??= new RouteTable(registered)).fallback(request)
         if (fb.status === 404 || fb.status === 405) return textResponse(fb.status, fb.body, { ...headers, ...fb.headers })
         return new Response(null, { status: fb.status, headers: { ...headers, ...fb.headers } })
       }
@@ -59,8 +65,11 @@ export function createApp(ctx: AppContext) {
       }
       return errorToResponse(error, ctx.log, headers)
     })
-    .onAfterResponse(({ request, set }) => {
+    .onAfterResponse(({ request, set, route }) => {
       const m = meta.get(request)
+      const labels = { method: request.method, route: route || 'unmatched' }
+      metrics.requests.inc({ ...labels, code: String(typeof set.status === 'number' ? set.status : 200) })
+      if (m) metrics.duration.observe((performance.now() - m.start) / 1000, labels)
       ctx.log.info('request', {
         request_id: m?.id,
         method: request.method,
@@ -70,12 +79,17 @@ export function createApp(ctx: AppContext) {
       })
     })
     .use(openApiPlugin(pkg.version))
+    .get('/metrics', () => new Response(metrics.registry.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }), {
+      response: { 200: v.pipe(v.string(), v.description('Prometheus text exposition format')) },
+      detail: { summary: 'Prometheus metrics', tags: ['health'] },
+    })
     .use(healthRoutes())
     .use(schematicRoutes(ctx))
     .use(metaRoutes(ctx))
     .use(talosctlRoutes(ctx))
     .use(imageRoutes(ctx))
     .use(pxeRoutes(ctx))
+  registered.push(...app.routes.map((r) => ({ method: r.method, path: r.path })))
   return app
 }
 

@@ -83,6 +83,11 @@ export class Catalog {
     this.timer = undefined
   }
 
+  /** The version list could not be refreshed from upstream the last time it was tried. */
+  get isStale(): boolean {
+    return this.versionList.failing
+  }
+
   versions(): Promise<Fresh<string[]>> {
     return this.versionList.get()
   }

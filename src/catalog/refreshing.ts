@@ -75,6 +75,11 @@ export class RefreshingValue<T> {
     return { value: this.value, stale: this.failedSince !== null }
   }
 
+  /** The last refresh from upstream failed. */
+  get failing(): boolean {
+    return this.failedSince !== null
+  }
+
   get hasValue(): boolean {
     return this.value !== undefined
   }

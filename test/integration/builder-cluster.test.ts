@@ -67,6 +67,9 @@ describe('two builder daemons sharing redis-server', () => {
       const [sa, sb] = await Promise.all([a.stats(), b.stats()])
       expect(sa.imagerRuns + sb.imagerRuns).toBe(1)
       expect(sa.peerBuilds + sb.peerBuilds).toBe(1) // the loser waited for the winner
+      const metrics = (await (await fetch(`${a.url}/metrics`)).text()) + (await (await fetch(`${b.url}/metrics`)).text())
+      const runs = [...metrics.matchAll(/^image_factory_imager_runs_total (\d+)$/gm)].map((m) => Number(m[1]))
+      expect(runs.reduce((x, y) => x + y, 0)).toBe(1)
     } finally {
       await Promise.all([a.kill(), b.kill()])
       await planner.stop()

@@ -112,6 +112,14 @@ describe('common HTTP behaviour', () => {
     expect(generated.headers.get('server')).not.toContain('Enterprise')
   })
 
+  test('/metrics counts requests by route pattern and schematic creations', async () => {
+    await fetch(`${edge.url}/schematics/${'0'.repeat(64)}`)
+    const text = await (await fetch(`${edge.url}/metrics`)).text()
+    expect(text).toMatch(/image_factory_http_requests_total\{code="404",method="GET",route="\/schematics\/:schematic"\} \d+/)
+    expect(text).toMatch(/image_factory_schematic_create_total [1-9]\d*/)
+    expect(text).toContain('# TYPE image_factory_http_request_duration_seconds histogram')
+  })
+
   test('healthz and readyz: 200, empty body', async () => {
     for (const p of ['/healthz', '/readyz']) {
       const res = await fetch(`${edge.url}${p}`)

@@ -1,0 +1,29 @@
+/**
+ * Prometheus metrics of the edge (GET /metrics): HTTP requests by route, schematics, asset cache
+ * hits/misses, catalogue freshness, and — in embedded mode — the builder's own metrics.
+ */
+import { Counter, Histogram, LATENCY_BUCKETS, Registry } from '../src/metrics.ts'
+import type { AppContext } from './context.ts'
+import type { Builder } from '../builder/wiring.ts'
+
+export interface EdgeMetrics {
+  registry: Registry
+  requests: Counter
+  duration: Histogram
+}
+
+export function createEdgeMetrics(ctx: AppContext & { builder?: Builder }): EdgeMetrics {
+  const registry = new Registry()
+  const requests = registry.counter('image_factory_http_requests_total', 'HTTP requests by route pattern, method and status.')
+  const duration = registry.histogram('image_factory_http_request_duration_seconds', 'Time to response headers, by route pattern and method.', LATENCY_BUCKETS)
+  const s = ctx.schematics.counters
+  registry.counterFunc('image_factory_schematic_create_total', 'New schematics stored.', () => s.created)
+  registry.counterFunc('image_factory_schematic_duplicate_create_total', 'Creations of a schematic that already existed.', () => s.duplicates)
+  registry.counterFunc('image_factory_schematic_get_total', 'Schematics read from the store.', () => s.reads)
+  const a = ctx.assets.counters
+  registry.counterFunc('image_factory_assets_delivered_cached_total', 'Asset requests answered from the store by the edge (Caddy hits are not counted here).', () => a.hits)
+  registry.counterFunc('image_factory_assets_cache_miss_total', 'Asset requests handed to the builder.', () => a.misses)
+  registry.gauge('image_factory_catalog_stale', '1 when the last refresh of the version list from upstream failed.', () => (ctx.catalog.isStale ? 1 : 0))
+  ctx.builder?.manager.registerMetrics(registry)
+  return { registry, requests, duration }
+}
