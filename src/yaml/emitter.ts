@@ -1,0 +1,531 @@
+/**
+ * The project's one go-yaml v4 (`Marshal`) emitter: 4-space indent, unlimited line width,
+ * non-compact sequences (indented under their key), legacy quoting. It is used for every byte
+ * string that must equal what the reference writes: the canonical schematic (whose SHA-256 is the
+ * schematic ID), the imager profile (whose bytes are the asset cache key) and the imager's own
+ * YAML files.
+ *
+ * The pipeline mirrors the reference's stages: a representer turns values into nodes with a
+ * requested scalar style (`strNode` for Go strings, including the "would this plain string resolve
+ * to another type" check; `plainScalar` for numbers, bools and null), and the emitter writes nodes
+ * with the reference emitter's scalar analysis, style fallbacks, indentation and key rules (the
+ * libyaml state machine reduced to block context: column, indent stack, whitespace/indention).
+ * Collections are only ever written in flow style when empty (`[]`, `{}`).
+ *
+ * Written from the behaviour described in factory-spec §4.4 and observed in the reference
+ * library; no code is copied.
+ */
+import { isBase60Float, isBlank, isBreak, isOldBool, isPrintable, plainTag, STR } from './resolve.ts'
+
+// ------------------------------------------------------------------------------------------------
+// Nodes
+
+export type Style = 'plain' | 'single' | 'double' | 'literal'
+
+export type Node =
+  /** `style` is the representer's request; the emitter may fall back to a quoted style. */
+  | { readonly k: 'scalar'; readonly value: string; readonly style: Style }
+  | { readonly k: 'seq'; readonly items: readonly Node[] }
+  /** Pairs in emission order (struct field order, or map keys already sorted). */
+  | { readonly k: 'map'; readonly pairs: ReadonlyArray<readonly [Node, Node]> }
+  /**
+   * A non-empty block collection already emitted as a document (by this emitter), spliced in as
+   * a map value: block layout is shift-invariant in steps of 4, so the document re-indents by
+   * prefixing each non-empty line.
+   */
+  | { readonly k: 'block'; readonly text: string }
+
+/** A scalar written plain (numbers, bools, null, timestamps: text the resolver types as intended). */
+export const plainScalar = (value: string): Node => ({ k: 'scalar', value, style: 'plain' })
+
+/** A Go integer (`String` of a safe integer equals its decimal Go rendering). */
+export const intNode = (v: bigint | number): Node => plainScalar(String(v))
+
+// ------------------------------------------------------------------------------------------------
+// Code points
+
+/** Go's unicode.IsSpace. */
+function isGoSpace(cp: number): boolean {
+  switch (cp) {
+    case 0x09:
+    case 0x0a:
+    case 0x0b:
+    case 0x0c:
+    case 0x0d:
+    case 0x20:
+    case 0x85:
+    case 0xa0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202f:
+    case 0x205f:
+    case 0x3000:
+      return true
+  }
+  return cp >= 0x2000 && cp <= 0x200a
+}
+
+/** Code points of a string; lone surrogates become U+FFFD (as they would when UTF-8 encoded). */
+export function codePoints(s: string): number[] {
+  const out: number[] = []
+  for (const ch of s) {
+    const cp = ch.codePointAt(0) ?? 0xfffd
+    out.push(cp >= 0xd800 && cp <= 0xdfff ? 0xfffd : cp)
+  }
+  return out
+}
+
+function utf8Length(cps: readonly number[]): number {
+  let n = 0
+  for (const cp of cps) n += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4
+  return n
+}
+
+// ------------------------------------------------------------------------------------------------
+// Representer for a Go string (no explicit tag)
+
+/**
+ * Text with a newline is literal (when at least 2 bytes and not only white space) or double
+ * quoted; YAML 1.1 booleans, sexagesimal numbers and `<<` are single quoted; a string that would
+ * read back as another type when plain is double quoted (legacy quote preference); else plain.
+ */
+export function strNode(s: string): Node {
+  if (s.includes('\n')) {
+    const cps = codePoints(s)
+    const literal = utf8Length(cps) >= 2 && cps.some((cp) => !isGoSpace(cp))
+    return { k: 'scalar', value: s, style: literal ? 'literal' : 'double' }
+  }
+  if (isBase60Float(s) || isOldBool(s) || s === '<<') return { k: 'scalar', value: s, style: 'single' }
+  return { k: 'scalar', value: s, style: plainTag(s) === STR ? 'plain' : 'double' }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Scalar analysis (what the reference's `analyze_scalar` allows for a value)
+
+interface Analysis {
+  multiline: boolean
+  flowPlain: boolean
+  blockPlain: boolean
+  singleQuoted: boolean
+  block: boolean
+}
+
+/** The emitter's blank-or-break-or-end test (NUL counts as the end of the value). */
+const isBlankZ = (cp: number | undefined): boolean => cp === undefined || cp === 0 || isBlank(cp) || isBreak(cp)
+
+function analyzeScalar(cps: readonly number[]): Analysis {
+  if (cps.length === 0) return { multiline: false, flowPlain: false, blockPlain: true, singleQuoted: true, block: false }
+  let blockIndicators = false
+  let flowIndicators = false
+  let lineBreaks = false
+  let specialCharacters = false
+  let tabCharacters = false
+  let leadingSpace = false
+  let leadingBreak = false
+  let trailingSpace = false
+  let trailingBreak = false
+  let breakSpace = false
+  let spaceBreak = false
+  let previousSpace = false
+  let previousBreak = false
+
+  const c0 = cps[0]
+  if (cps.length >= 3 && ((c0 === 0x2d && cps[1] === 0x2d && cps[2] === 0x2d) || (c0 === 0x2e && cps[1] === 0x2e && cps[2] === 0x2e))) {
+    blockIndicators = true
+    flowIndicators = true
+  }
+
+  let precededByWhitespace = true
+  for (let i = 0; i < cps.length; i++) {
+    const c = cps[i] as number
+    const followedByWhitespace = isBlankZ(cps[i + 1])
+    const ch = String.fromCodePoint(c)
+    if (i === 0) {
+      if ('#,[]{}&*!|>\'"%@`'.includes(ch)) {
+        flowIndicators = true
+        blockIndicators = true
+      } else if (ch === '?' || ch === ':') {
+        flowIndicators = true
+        if (followedByWhitespace) blockIndicators = true
+      } else if (ch === '-') {
+        if (followedByWhitespace) {
+          flowIndicators = true
+          blockIndicators = true
+        }
+      }
+    } else {
+      if (',?[]{}'.includes(ch)) {
+        flowIndicators = true
+      } else if (ch === ':') {
+        flowIndicators = true
+        if (followedByWhitespace) blockIndicators = true
+      } else if (ch === '#') {
+        if (precededByWhitespace) {
+          flowIndicators = true
+          blockIndicators = true
+        }
+      }
+    }
+
+    if (c === 0x09) tabCharacters = true
+    else if (!isPrintable(c)) specialCharacters = true
+
+    if (c === 0x20) {
+      if (i === 0) leadingSpace = true
+      if (i === cps.length - 1) trailingSpace = true
+      if (previousBreak) breakSpace = true
+      previousSpace = true
+      previousBreak = false
+    } else if (isBreak(c)) {
+      lineBreaks = true
+      if (i === 0) leadingBreak = true
+      if (i === cps.length - 1) trailingBreak = true
+      if (previousSpace) spaceBreak = true
+      previousSpace = false
+      previousBreak = true
+    } else {
+      previousSpace = false
+      previousBreak = false
+    }
+    precededByWhitespace = isBlankZ(c)
+  }
+
+  const a: Analysis = { multiline: lineBreaks, flowPlain: true, blockPlain: true, singleQuoted: true, block: true }
+  if (leadingSpace || leadingBreak || trailingSpace || trailingBreak) {
+    a.flowPlain = false
+    a.blockPlain = false
+  }
+  if (trailingSpace) a.block = false
+  if (breakSpace) {
+    a.flowPlain = false
+    a.blockPlain = false
+    a.singleQuoted = false
+  }
+  if (spaceBreak || tabCharacters || specialCharacters) {
+    a.flowPlain = false
+    a.blockPlain = false
+    a.singleQuoted = false
+  }
+  if (spaceBreak || specialCharacters) a.block = false
+  if (lineBreaks) {
+    a.flowPlain = false
+    a.blockPlain = false
+  }
+  if (flowIndicators) a.flowPlain = false
+  if (blockIndicators) a.blockPlain = false
+  return a
+}
+
+/** The escape letter of a double-quoted character, or its hex escape. */
+function doubleEscape(cp: number): string {
+  switch (cp) {
+    case 0x00:
+      return '0'
+    case 0x07:
+      return 'a'
+    case 0x08:
+      return 'b'
+    case 0x09:
+      return 't'
+    case 0x0a:
+      return 'n'
+    case 0x0b:
+      return 'v'
+    case 0x0c:
+      return 'f'
+    case 0x0d:
+      return 'r'
+    case 0x1b:
+      return 'e'
+    case 0x22:
+      return '"'
+    case 0x5c:
+      return '\\'
+    case 0x85:
+      return 'N'
+    case 0xa0:
+      return '_'
+    case 0x2028:
+      return 'L'
+    case 0x2029:
+      return 'P'
+  }
+  const hex = cp.toString(16).toUpperCase()
+  if (cp <= 0xff) return 'x' + hex.padStart(2, '0')
+  if (cp <= 0xffff) return 'u' + hex.padStart(4, '0')
+  return 'U' + hex.padStart(8, '0')
+}
+
+// ------------------------------------------------------------------------------------------------
+// Emitter
+
+class Emitter {
+  private readonly out: string[] = []
+  private column = 0
+  private indent = -1
+  private readonly indents: number[] = []
+  private whitespace = true
+  private indention = true
+  /** Flow context only ever holds empty collections here, so it is never entered. */
+  private readonly flowLevel = 0
+  private readonly bestIndent = 4
+
+  result(): string {
+    return this.out.join('')
+  }
+
+  document(root: Node): void {
+    this.node(root, false, false)
+    // Document end: terminate the last line.
+    this.writeIndent()
+  }
+
+  // -- low-level writers -------------------------------------------------------------------------
+
+  private put(s: string): void {
+    this.out.push(s)
+    this.column++
+  }
+
+  private putBreak(): void {
+    this.out.push('\n')
+    this.column = 0
+    this.indention = true
+  }
+
+  private writeCp(cp: number): void {
+    this.out.push(String.fromCodePoint(cp))
+    this.column++
+  }
+
+  private writeLineBreak(cp: number): void {
+    if (cp === 0x0a) {
+      this.putBreak()
+      return
+    }
+    this.writeCp(cp)
+    this.column = 0
+    this.indention = true
+  }
+
+  private writeIndent(): void {
+    const indent = Math.max(this.indent, 0)
+    if (!this.indention || this.column > indent || (this.column === indent && !this.whitespace)) this.putBreak()
+    while (this.column < indent) this.put(' ')
+    this.whitespace = true
+  }
+
+  private writeIndicator(indicator: string, needWhitespace: boolean, isWhitespace: boolean, isIndention: boolean): void {
+    if (needWhitespace && !this.whitespace) this.put(' ')
+    for (const ch of indicator) this.put(ch)
+    this.whitespace = isWhitespace
+    this.indention = this.indention && isIndention
+  }
+
+  /** Nested blocks step to the next multiple of 4; a sequence item's content adds 2 (for "- "). */
+  private increaseIndent(flow: boolean, parentIsSeqItem: boolean): void {
+    this.indents.push(this.indent)
+    if (this.indent < 0) {
+      this.indent = flow ? this.bestIndent : 0
+    } else if (parentIsSeqItem) {
+      this.indent += 2
+    } else {
+      this.indent = this.bestIndent * Math.floor((this.indent + this.bestIndent) / this.bestIndent)
+    }
+  }
+
+  private popIndent(): void {
+    this.indent = this.indents.pop() ?? -1
+  }
+
+  // -- nodes -------------------------------------------------------------------------------------
+
+  /** `parentIsSeqItem`: the node is an item of a block sequence (its indentation skips the "- "). */
+  private node(n: Node, simpleKey: boolean, parentIsSeqItem: boolean): void {
+    switch (n.k) {
+      case 'scalar':
+        this.scalar(n.value, n.style, simpleKey, parentIsSeqItem)
+        return
+      case 'seq':
+        if (this.flowLevel > 0 || n.items.length === 0) {
+          this.emptyFlow('[', ']', n.items.length, parentIsSeqItem)
+          return
+        }
+        this.increaseIndent(false, parentIsSeqItem)
+        for (const item of n.items) {
+          this.writeIndent()
+          this.writeIndicator('-', true, false, true)
+          this.node(item, false, true)
+        }
+        this.popIndent()
+        return
+      case 'map':
+        if (this.flowLevel > 0 || n.pairs.length === 0) {
+          this.emptyFlow('{', '}', n.pairs.length, parentIsSeqItem)
+          return
+        }
+        this.increaseIndent(false, parentIsSeqItem)
+        for (const [k, v] of n.pairs) {
+          this.writeIndent()
+          if (this.isSimpleKey(k)) {
+            this.node(k, true, false)
+            this.writeIndicator(':', false, false, false)
+          } else {
+            this.writeIndicator('?', true, false, true)
+            this.node(k, false, false)
+            this.writeIndent()
+            this.writeIndicator(':', true, false, true)
+          }
+          this.node(v, false, false)
+        }
+        this.popIndent()
+        return
+      case 'block':
+        this.preEmitted(n.text, parentIsSeqItem)
+        return
+    }
+  }
+
+  /** Collections are only ever written in flow style when empty (`[]`, `{}`). */
+  private emptyFlow(open: string, close: string, size: number, parentIsSeqItem: boolean): void {
+    if (size !== 0) throw new Error('non-empty flow collections are never produced')
+    this.writeIndicator(open, true, true, false)
+    this.increaseIndent(true, parentIsSeqItem)
+    this.popIndent()
+    this.writeIndicator(close, false, false, false)
+  }
+
+  /** A pre-emitted block document, re-indented to where its collection would start. */
+  private preEmitted(text: string, parentIsSeqItem: boolean): void {
+    this.increaseIndent(false, parentIsSeqItem)
+    const pad = ' '.repeat(Math.max(this.indent, 0))
+    const lines = text.replace(/\n$/, '').split('\n')
+    this.putBreak()
+    this.out.push(lines.map((l) => (l === '' ? '' : pad + l)).join('\n'))
+    this.column = pad.length + (lines[lines.length - 1] as string).length
+    this.whitespace = false
+    this.indention = false
+    this.popIndent()
+  }
+
+  private isSimpleKey(k: Node): boolean {
+    if (k.k === 'seq') return k.items.length === 0
+    if (k.k === 'map') return k.pairs.length === 0
+    if (k.k === 'block') return false
+    const cps = codePoints(k.value)
+    if (analyzeScalar(cps).multiline) return false
+    return utf8Length(cps) <= 128
+  }
+
+  private scalar(value: string, requested: Style, simpleKey: boolean, parentIsSeqItem: boolean): void {
+    const cps = codePoints(value)
+    const a = analyzeScalar(cps)
+    let style = requested
+    if (simpleKey && a.multiline) style = 'double'
+    if (style === 'plain') {
+      if ((this.flowLevel > 0 && !a.flowPlain) || (this.flowLevel === 0 && !a.blockPlain)) style = 'single'
+      if (cps.length === 0 && (this.flowLevel > 0 || simpleKey)) style = 'single'
+    }
+    if (style === 'single' && !a.singleQuoted) style = 'double'
+    if (style === 'literal' && (!a.block || this.flowLevel > 0 || simpleKey)) style = 'double'
+
+    this.increaseIndent(true, parentIsSeqItem)
+    switch (style) {
+      case 'plain':
+        if (cps.length > 0 && !this.whitespace) this.put(' ')
+        this.writeFlowText(cps, false)
+        if (cps.length > 0) this.whitespace = false
+        this.indention = false
+        break
+      case 'single':
+        this.writeIndicator("'", true, false, false)
+        this.writeFlowText(cps, true)
+        this.writeIndicator("'", false, false, false)
+        break
+      case 'double':
+        this.writeDouble(cps)
+        break
+      case 'literal':
+        this.writeLiteral(cps)
+        break
+    }
+    this.popIndent()
+  }
+
+  /**
+   * The text of a plain or single-quoted scalar (written alike; a single quote is doubled when
+   * quoted). Line width is unlimited, so spaces never fold.
+   */
+  private writeFlowText(cps: readonly number[], quoted: boolean): void {
+    let breaks = false
+    for (const cp of cps) {
+      if (cp === 0x20) {
+        this.writeCp(cp)
+      } else if (isBreak(cp)) {
+        if (!breaks && cp === 0x0a) this.putBreak()
+        this.writeLineBreak(cp)
+        breaks = true
+      } else {
+        if (breaks) this.writeIndent()
+        if (quoted && cp === 0x27) this.put("'")
+        this.writeCp(cp)
+        this.indention = false
+        breaks = false
+      }
+    }
+  }
+
+  private writeDouble(cps: readonly number[]): void {
+    this.writeIndicator('"', true, false, false)
+    // The reference's byte-order-mark test looks at the start of the value, not the current
+    // character: a value starting with U+FEFF has every character escaped.
+    const startsWithBom = cps[0] === 0xfeff
+    for (const cp of cps) {
+      if (!isPrintable(cp) || startsWithBom || isBreak(cp) || cp === 0x22 || cp === 0x5c) {
+        this.put('\\')
+        for (const ch of doubleEscape(cp)) this.put(ch)
+      } else {
+        this.writeCp(cp)
+      }
+    }
+    this.writeIndicator('"', false, false, false)
+  }
+
+  private writeLiteral(cps: readonly number[]): void {
+    this.writeIndicator('|', true, false, false)
+    // The indentation indicator only for a leading space (not for a leading break).
+    if (cps[0] === 0x20) this.writeIndicator(String(this.bestIndent), false, false, false)
+    let chomp = ''
+    if (cps.length === 0) {
+      chomp = '-'
+    } else {
+      const last = cps[cps.length - 1] as number
+      if (!isBreak(last)) chomp = '-'
+      else if (cps.length === 1) chomp = '+'
+      else if (isBreak(cps[cps.length - 2] as number)) chomp = '+'
+    }
+    if (chomp) this.writeIndicator(chomp, false, false, false)
+    this.putBreak()
+    this.whitespace = true
+    let breaks = true
+    for (const cp of cps) {
+      if (isBreak(cp)) {
+        this.writeLineBreak(cp)
+        breaks = true
+      } else {
+        if (breaks) this.writeIndent()
+        this.writeCp(cp)
+        this.indention = false
+        breaks = false
+      }
+    }
+  }
+}
+
+/** Emit a node tree as one YAML document (no `---`), ending with a single newline. */
+export function emitDocument(root: Node): string {
+  const e = new Emitter()
+  e.document(root)
+  return e.result()
+}

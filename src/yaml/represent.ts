@@ -1,0 +1,144 @@
+/**
+ * Representer for free-form values (`YamlValue`: what the reference decodes into Go `any`): the
+ * node tree go-yaml v4 builds when it marshals the equivalent Go value, including its map-key
+ * order (keys sorted "naturally", keys of different types by Go kind).
+ */
+import { formatGoFloat, INT64_MAX } from './resolve.ts'
+import { codePoints, intNode, plainScalar, strNode, type Node } from './emitter.ts'
+import { YamlAnyMap, YamlFloat, YamlTimestamp, type YamlValue } from '../schematic/types.ts'
+
+// ------------------------------------------------------------------------------------------------
+// Map key order (the reference sorts map keys with a "natural" order before emitting them).
+
+const LETTER = /\p{L}/u
+const DIGIT = /\p{Nd}/u
+const isLetter = (cp: number): boolean => LETTER.test(String.fromCodePoint(cp))
+const isDigit = (cp: number): boolean => DIGIT.test(String.fromCodePoint(cp))
+
+/** Natural string order: runs of digits compare numerically; letters vs non-letters by context. */
+export function naturalLess(a: string, b: string): boolean {
+  const ar = codePoints(a)
+  const br = codePoints(b)
+  let digits = false
+  for (let i = 0; i < ar.length && i < br.length; i++) {
+    const ac = ar[i] as number
+    const bc = br[i] as number
+    if (ac === bc) {
+      digits = isDigit(ac)
+      continue
+    }
+    const al = isLetter(ac)
+    const bl = isLetter(bc)
+    if (al && bl) return ac < bc
+    if (al || bl) return digits ? al : bl
+    let an = 0n
+    let bn = 0n
+    if (ac === 0x30 || bc === 0x30) {
+      for (let j = i - 1; j >= 0 && isDigit(ar[j] as number); j--) {
+        if (ar[j] !== 0x30) {
+          an = 1n
+          bn = 1n
+          break
+        }
+      }
+    }
+    let ai = i
+    for (; ai < ar.length && isDigit(ar[ai] as number); ai++) an = BigInt.asIntN(64, an * 10n + BigInt((ar[ai] as number) - 0x30))
+    let bi = i
+    for (; bi < br.length && isDigit(br[bi] as number); bi++) bn = BigInt.asIntN(64, bn * 10n + BigInt((br[bi] as number) - 0x30))
+    if (an !== bn) return an < bn
+    if (ai !== bi) return ai < bi
+    return ac < bc
+  }
+  return ar.length < br.length
+}
+
+/** Go reflect.Kind numbers, used to order keys of different types. */
+const KIND_BOOL = 1
+const KIND_INT = 2
+const KIND_UINT64 = 11
+const KIND_FLOAT64 = 14
+const KIND_INTERFACE = 20
+const KIND_STRING = 24
+const KIND_STRUCT = 25
+
+interface KeyInfo {
+  kind: number
+  /** Numeric view (bools as 0/1) when the key is a number or bool. */
+  num?: number
+  exact?: bigint | number | boolean
+  str?: string
+}
+
+function keyInfo(k: YamlValue): KeyInfo {
+  if (k === null) return { kind: KIND_INTERFACE }
+  if (typeof k === 'boolean') return { kind: KIND_BOOL, num: k ? 1 : 0, exact: k }
+  if (typeof k === 'bigint') return { kind: k > INT64_MAX ? KIND_UINT64 : KIND_INT, num: Number(k), exact: k }
+  if (typeof k === 'number') {
+    if (Number.isSafeInteger(k)) return { kind: KIND_INT, num: k, exact: BigInt(k) }
+    return { kind: KIND_FLOAT64, num: k, exact: k }
+  }
+  if (k instanceof YamlFloat) return { kind: KIND_FLOAT64, num: k.value, exact: k.value }
+  if (typeof k === 'string') return { kind: KIND_STRING, str: k }
+  if (k instanceof YamlTimestamp) return { kind: KIND_STRUCT }
+  throw new TypeError('a collection cannot be a map key')
+}
+
+function keyLess(a: KeyInfo, b: KeyInfo): boolean {
+  if (a.num !== undefined && b.num !== undefined) {
+    if (a.num !== b.num) return a.num < b.num
+    if (a.kind !== b.kind) return a.kind < b.kind
+    const x = a.exact
+    const y = b.exact
+    if (typeof x === 'boolean' && typeof y === 'boolean') return !x && y
+    if (typeof x === 'bigint' && typeof y === 'bigint') return x < y
+    return Number(x) < Number(y)
+  }
+  if (a.kind !== KIND_STRING || b.kind !== KIND_STRING) return a.kind < b.kind
+  return naturalLess(a.str ?? '', b.str ?? '')
+}
+
+function sortByLess<T>(items: T[], less: (a: T, b: T) => boolean): T[] {
+  return items.sort((a, b) => (less(a, b) ? -1 : less(b, a) ? 1 : 0))
+}
+
+// ------------------------------------------------------------------------------------------------
+// Representer
+
+const MAX_EMIT_DEPTH = 2000
+
+function floatNode(f: number): Node {
+  return plainScalar(formatGoFloat(f))
+}
+
+function isPlainObject(v: YamlValue): v is { [key: string]: YamlValue } {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof YamlFloat) && !(v instanceof YamlTimestamp) && !(v instanceof YamlAnyMap)
+}
+
+/** The node go-yaml builds for a free-form value; `depth` guards against runaway nesting. */
+export function represent(v: YamlValue, depth = 0): Node {
+  if (depth > MAX_EMIT_DEPTH) throw new RangeError('value nested too deeply to emit')
+  if (v === null) return plainScalar('null')
+  if (typeof v === 'boolean') return plainScalar(v ? 'true' : 'false')
+  if (typeof v === 'bigint') return intNode(v)
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? intNode(v) : floatNode(v)
+  if (typeof v === 'string') return strNode(v)
+  if (v instanceof YamlFloat) return floatNode(v.value)
+  if (v instanceof YamlTimestamp) return plainScalar(v.text)
+  if (Array.isArray(v)) return { k: 'seq', items: v.map((x) => represent(x, depth + 1)) }
+  if (v instanceof YamlAnyMap) {
+    const entries = sortByLess(
+      v.entries.map(([k, val]) => ({ info: keyInfo(k), k, val })),
+      (a, b) => keyLess(a.info, b.info),
+    )
+    return { k: 'map', pairs: entries.map((e) => [represent(e.k, depth + 1), represent(e.val, depth + 1)] as const) }
+  }
+  if (isPlainObject(v)) return representStringMap(v, depth)
+  throw new TypeError('unsupported value in overlay options')
+}
+
+/** A Go `map[string]any`: keys in natural order. */
+export function representStringMap(m: { [key: string]: YamlValue }, depth = 0): Node {
+  const keys = sortByLess(Object.keys(m), naturalLess)
+  return { k: 'map', pairs: keys.map((key) => [strNode(key), represent(m[key] as YamlValue, depth + 1)] as const) }
+}
