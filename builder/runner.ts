@@ -53,25 +53,21 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
     const kind = profile.output?.kind
     if (!BUILT_KINDS.has(kind)) throw new NotImplementedError(`output kind ${kind} is not implemented by this factory yet`)
     const arch = profile.arch
-    const inputs = await opts.artifacts.versionInputs(job.version, arch)
-    profile.input.kernel = { path: inputs.kernel }
-    profile.input.initramfs = { path: inputs.initramfs }
-    if (inputs.sdStub) profile.input.sdStub = { path: inputs.sdStub }
-    if (inputs.sdBoot) profile.input.sdBoot = { path: inputs.sdBoot }
 
-    // Map each dependency's profile path to a local directory.
+    // Materialise the boot inputs and every dependency concurrently (each is fetched once and
+    // cached on disk), mapping each dependency's profile path to a local directory.
     const local = new Map<string, string>()
     // cache identity of each extension directory for the imager: the image digest (no need to
     // fingerprint the unpacked tree)
     const digests: Record<string, string> = {}
-    for (const dep of job.dependencies as Record<string, string | boolean>[]) {
+    const materialise = async (dep: Record<string, string | boolean>): Promise<void> => {
       const path = String(dep.path)
       switch (dep.kind) {
         case 'extension': {
           const dir = await opts.artifacts.image(repositoryOf(String(dep.ref)), String(dep.digest), String(dep.arch))
           local.set(path, dir)
           digests[dir] = `${String(dep.digest)}-${String(dep.arch)}`
-          break
+          return
         }
         case 'schematic-extension': {
           const dir = join(opts.cacheDir, 'schematics', `${job.schematic.id}-${dep.withExtraInfo ? 'extra' : 'plain'}`)
@@ -84,12 +80,20 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
             })
           }
           local.set(path, dir)
-          break
+          return
         }
         default:
           throw new NotImplementedError(`${String(dep.kind)} inputs are not implemented by this factory yet`)
       }
     }
+    const [inputs] = await Promise.all([
+      opts.artifacts.versionInputs(job.version, arch),
+      ...(job.dependencies as Record<string, string | boolean>[]).map(materialise),
+    ])
+    profile.input.kernel = { path: inputs.kernel }
+    profile.input.initramfs = { path: inputs.initramfs }
+    if (inputs.sdStub) profile.input.sdStub = { path: inputs.sdStub }
+    if (inputs.sdBoot) profile.input.sdBoot = { path: inputs.sdBoot }
     profile.input.systemExtensions = (profile.input.systemExtensions ?? []).map((ext) => {
       const key = ext.ociPath ?? ext.tarballPath ?? ''
       const dir = local.get(key)
