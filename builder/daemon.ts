@@ -12,6 +12,9 @@ import type { Logger } from '../src/log.ts'
 import { isFactoryError } from '../src/errors.ts'
 import { Registry } from '../src/metrics.ts'
 import { BuildJobSchema, BuildInputError } from './job.ts'
+import { verifyJob } from '../src/asset/job.ts'
+import { profileCacheKey } from '../src/asset/cache-key.ts'
+import type { Profile } from '../src/asset/profile.ts'
 import type { BuildManager } from './manager.ts'
 
 function text(status: number, body: string): Response {
@@ -40,6 +43,11 @@ export function builderFetchHandler(manager: BuildManager, log: Logger): (req: R
     if (!parsed.success) return text(400, `invalid job: ${parsed.issues.map((i) => i.message).join('; ')}`)
     const job = parsed.output
     try {
+      verifyJob(job, (profile) => profileCacheKey(profile as unknown as Profile))
+    } catch (err) {
+      return text(400, err instanceof Error ? err.message : String(err))
+    }
+    try {
       const result = await manager.request(job)
       if (result.kind === 'file') {
         return new Response(Bun.file(result.path), {
@@ -59,7 +67,8 @@ export function builderFetchHandler(manager: BuildManager, log: Logger): (req: R
 
 /** Listens on `http://127.0.0.1:PORT` or `unix:/path.sock`. */
 export function serveBuilder(listen: string, handler: (req: Request) => Promise<Response>) {
-  if (listen.startsWith('unix:')) return Bun.serve({ unix: listen.slice(5), fetch: handler })
+  // development: false — never Bun's HTML error page (it shows paths) if a response fails late
+  if (listen.startsWith('unix:')) return Bun.serve({ unix: listen.slice(5), fetch: handler, development: false })
   const u = new URL(listen)
-  return Bun.serve({ hostname: u.hostname, port: Number(u.port || 0), fetch: handler, idleTimeout: 0 })
+  return Bun.serve({ hostname: u.hostname, port: Number(u.port || 0), fetch: handler, idleTimeout: 0, development: false })
 }

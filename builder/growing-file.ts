@@ -18,11 +18,6 @@ export class GrowingFile extends EventEmitter {
     this.setMaxListeners(0)
   }
 
-  /** The writer calls this when bytes were appended (cheap; readers also poll). */
-  grew(): void {
-    this.emit('change')
-  }
-
   finish(): void {
     this.state = { kind: 'done' }
     this.emit('change')
@@ -33,15 +28,22 @@ export class GrowingFile extends EventEmitter {
     this.emit('change')
   }
 
+  /** Resolves on the next state change or after `ms` (readers poll the file size meanwhile). */
   private waitForChange(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms)
-      function done() {
+      const done = () => {
         clearTimeout(t)
+        this.off('change', done)
         resolve()
       }
-      this.once('change', done)
+      const t = setTimeout(done, ms)
+      this.on('change', done)
     })
+  }
+
+  /** Readers currently waiting (for tests: must not grow while polling). */
+  get waiters(): number {
+    return this.listenerCount('change')
   }
 
   /** Resolves when the file has at least one byte, or the build ended (whichever first). */

@@ -84,8 +84,12 @@ export class RedisLock implements BuildLock {
   }
 
   async waitForRelease(key: string, timeoutMs: number): Promise<void> {
-    this.subscribed ??= this.sub.subscribe(CHANNEL)
-    await this.subscribed
+    // a failed SUBSCRIBE (Redis down for a moment) must not poison every later wait
+    this.subscribed ??= this.sub.subscribe(CHANNEL).catch((err: unknown) => {
+      this.subscribed = undefined
+      throw err
+    })
+    await this.subscribed.catch(() => {}) // without the message we still poll the key below
     const k = this.lockKey(key)
     await new Promise<void>((resolve) => {
       let done = false
@@ -94,7 +98,9 @@ export class RedisLock implements BuildLock {
         done = true
         clearTimeout(timer)
         clearInterval(poll)
-        this.waiters.get(key)?.delete(finish)
+        const set = this.waiters.get(key)
+        set?.delete(finish)
+        if (set?.size === 0) this.waiters.delete(key)
         resolve()
       }
       const set = this.waiters.get(key) ?? new Set()

@@ -132,9 +132,21 @@ export class BuildManager {
 
   private async build(job: BuildJob, flight: Flight, markStarted: () => void): Promise<void> {
     const log = this.opts.log.child({ key: job.key, asset: job.urlParts.join('/') })
+    await this.opts.store.init()
     for (let attempt = 0; attempt < 5; attempt++) {
-      const lock = await this.opts.lock.tryAcquire(job.key)
+      // A build slot first, then the cluster lock: a busy node must not hold locks for builds
+      // that are only queued here while idle nodes wait on them.
+      const queuedAt = performance.now()
+      const release = await this.sem.acquire()
+      let lock
+      try {
+        lock = await this.opts.lock.tryAcquire(job.key)
+      } catch (err) {
+        release()
+        throw err
+      }
       if (!lock) {
+        release()
         log.info('waiting for another builder')
         await this.opts.lock.waitForRelease(job.key, this.opts.timeoutMs)
         if (await this.opts.store.lookup(job.key)) {
@@ -144,21 +156,21 @@ export class BuildManager {
         continue // the holder failed or died: try to take over
       }
       try {
+        this.queueSeconds.observe((performance.now() - queuedAt) / 1000)
         if (await this.opts.store.lookup(job.key)) return
         await this.runLocked(job, flight, markStarted, log)
         return
       } finally {
+        release()
         await lock.release()
       }
     }
     throw new Error(`could not build ${job.urlParts.join('/')}: other builders kept failing`)
   }
 
+  /** Runs the imager; the caller holds a build slot and the lock. */
   private async runLocked(job: BuildJob, flight: Flight, markStarted: () => void, log: Logger): Promise<void> {
-    const queuedAt = performance.now()
-    const release = await this.opts.store.init().then(() => this.sem.acquire())
     const startedAt = performance.now()
-    this.queueSeconds.observe((startedAt - queuedAt) / 1000)
     const tmp = this.opts.store.tempPath(job.key)
     const growing = new GrowingFile(tmp)
     try {
@@ -181,8 +193,6 @@ export class BuildManager {
       await rm(tmp, { force: true })
       log.warn('build failed', { error: error.message })
       throw error
-    } finally {
-      release()
     }
   }
 }

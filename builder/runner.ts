@@ -7,7 +7,7 @@ import { pathExists } from '../src/fs-util.ts'
 import { execa } from 'execa'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import YAML from 'yaml'
+import { profileToYaml, type Profile } from '../src/asset/profile.ts'
 import { parseImageLine } from '../src/catalog/extensions.ts'
 import { NotImplementedError } from '../src/errors.ts'
 import { BUILT_KINDS } from '../src/asset/kinds.ts'
@@ -86,9 +86,15 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
           throw new NotImplementedError(`${String(dep.kind)} inputs are not implemented by this factory yet`)
       }
     }
-    const [inputs] = await Promise.all([
-      opts.artifacts.versionInputs(job.version, arch),
-      ...(job.dependencies as Record<string, string | boolean>[]).map(materialise),
+    // the build timeout covers fetching inputs too, not only the imager run
+    const aborted = new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(new Error('build timed out'))
+      signal.addEventListener('abort', () => reject(new Error('build timed out')), { once: true })
+    })
+    aborted.catch(() => {})
+    const [inputs] = await Promise.race([
+      Promise.all([opts.artifacts.versionInputs(job.version, arch), ...(job.dependencies as Record<string, string | boolean>[]).map(materialise)]),
+      aborted,
     ])
     profile.input.kernel = { path: inputs.kernel }
     profile.input.initramfs = { path: inputs.initramfs }
@@ -106,7 +112,7 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
     opts.onImagerStart?.()
     const args = [IMAGER_CLI, '--output', outputPath, '--cache-dir', opts.cacheDir, '--work-dir', opts.workDir, '--extension-digests', JSON.stringify(digests)]
     const result = await execa(process.execPath, args, {
-      input: YAML.stringify(profile),
+      input: profileToYaml(profile as unknown as Profile), // the same serialisation the cache key hashes
       cancelSignal: signal,
       reject: false,
       stdout: 'ignore',

@@ -17,8 +17,10 @@ export interface Fresh<T> {
 
 export class RefreshingValue<T> {
   private value: T | undefined
-  private loadedAt = 0
+  /** when the next background refresh is due (after maxAge on success, after a backoff on failure) */
+  private refreshAt = 0
   private failedSince: number | null = null
+  private failures = 0
   private readonly flight = new SingleFlight<T>()
 
   constructor(
@@ -42,15 +44,19 @@ export class RefreshingValue<T> {
       try {
         const value = await this.opts.load()
         this.value = value
-        this.loadedAt = this.now()
+        this.refreshAt = this.now() + this.opts.maxAgeMs
         if (this.failedSince !== null) this.opts.log.info('upstream recovered', { catalog: this.opts.name })
         this.failedSince = null
+        this.failures = 0
         await this.opts.shared?.set(this.opts.name, JSON.stringify(value)).catch((err: unknown) => {
           this.opts.log.warn('shared cache write failed', { catalog: this.opts.name, error: String(err) })
         })
         return value
       } catch (err) {
         this.failedSince ??= this.now()
+        // retry with backoff (1 s, 2 s, … up to 1 min), never more often than the normal interval
+        this.failures++
+        this.refreshAt = this.now() + Math.min(this.opts.maxAgeMs, 60_000, 1000 * 2 ** Math.min(this.failures - 1, 6))
         this.opts.log.warn('upstream refresh failed', { catalog: this.opts.name, error: err instanceof Error ? err.message : String(err) })
         throw err
       }
@@ -65,13 +71,13 @@ export class RefreshingValue<T> {
         const shared = await this.opts.shared?.get(this.opts.name).catch(() => null)
         if (shared) {
           this.value = JSON.parse(shared) as T
-          this.loadedAt = 0 // retry upstream on the next request
+          // keep trying upstream (with the backoff set by the failed refresh) until it answers
           return { value: this.value, stale: true }
         }
         throw err
       }
     }
-    if (this.now() - this.loadedAt >= this.opts.maxAgeMs) void this.refresh().catch(() => {})
+    if (this.now() >= this.refreshAt) void this.refresh().catch(() => {})
     return { value: this.value, stale: this.failedSince !== null }
   }
 

@@ -124,3 +124,23 @@ describe('BuildManager', () => {
     expect(store.totalBytes).toBeLessThanOrEqual(2500)
   })
 })
+
+describe('GrowingFile', () => {
+  test('a reader polling a slow build does not pile up listeners', async () => {
+    const { GrowingFile } = await import('../../builder/growing-file.ts')
+    const dir = mkdtempSync(join(tmpdir(), 'grow-'))
+    const path = join(dir, 'out')
+    await Bun.write(path, 'x')
+    const g = new GrowingFile(path)
+    const reader = (await g.reader()).getReader()
+    await reader.read()
+    const pending = reader.read() // waits: nothing new is written for a while
+    await Bun.sleep(300)
+    expect(g.waiters).toBeLessThanOrEqual(1)
+    await appendFile(path, 'y')
+    g.finish()
+    expect(new TextDecoder().decode((await pending).value)).toBe('y')
+    expect((await reader.read()).done).toBe(true)
+    expect(g.waiters).toBe(0)
+  })
+})

@@ -125,3 +125,34 @@ describe('RefreshingValue', () => {
     expect(nothing.get()).rejects.toThrow('down')
   })
 })
+
+describe('RefreshingValue after a cold start from the shared cache', () => {
+  test('keeps retrying upstream (with backoff) and recovers, even for never-expiring values', async () => {
+    let now = 0
+    let up = false
+    let loads = 0
+    const shared: SharedCache = { get: async () => '["v1.0.0"]', set: async () => {}, close: async () => {} }
+    const rv = new RefreshingValue<string[]>({
+      name: 'extensions:v1.0.0',
+      maxAgeMs: Number.POSITIVE_INFINITY,
+      log: silentLogger,
+      shared,
+      now: () => now,
+      load: async () => {
+        loads++
+        if (!up) throw new Error('down')
+        return ['v1.0.0', 'fresh']
+      },
+    })
+    expect(await rv.get()).toEqual({ value: ['v1.0.0'], stale: true })
+    expect(loads).toBe(1)
+    expect(await rv.get()).toEqual({ value: ['v1.0.0'], stale: true }) // within the backoff: no new load
+    expect(loads).toBe(1)
+    up = true
+    now = 1500 // past the first backoff
+    await rv.get()
+    await Bun.sleep(1)
+    expect(loads).toBe(2)
+    expect(await rv.get()).toEqual({ value: ['v1.0.0', 'fresh'], stale: false })
+  })
+})
