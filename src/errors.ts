@@ -26,11 +26,6 @@ export class PayloadTooLargeError extends FactoryError {
   readonly status = 413
 }
 
-/** Requested range cannot be served. */
-export class RangeNotSatisfiableError extends FactoryError {
-  readonly status = 416
-}
-
 /** An upstream (registry, builder, redis) cannot be reached or answered badly. */
 export class UpstreamUnavailableError extends FactoryError {
   readonly status = 503

@@ -85,8 +85,4 @@ export class RefreshingValue<T> {
   get failing(): boolean {
     return this.failedSince !== null
   }
-
-  get hasValue(): boolean {
-    return this.value !== undefined
-  }
 }
