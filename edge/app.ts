@@ -20,11 +20,21 @@ import type { Builder } from '../builder/wiring.ts'
 import { createEdgeMetrics } from './metrics.ts'
 
 export const SERVER_HEADER = `Image Factory v${pkg.version}`
-const GET_ONLY = /^\/(pxe|schematics|version|versions)(\/|$)/
+/**
+ * Our own GET routes (not in the reference's table) that keep the HEAD Bun/Elysia answer for them.
+ * Every reference route answers HEAD only where it registers HEAD explicitly (factory-spec §2).
+ */
+const IMPLICIT_HEAD = new Set(['/metrics', '/swagger', '/swagger/json', '/swagger/assets/:file'])
 
 interface RequestMeta {
   id: string
   start: number
+  /** read at onRequest: Bun may no longer expose `request.url` once the response is sent */
+  path: string
+  /** the status sent, when the app itself built the response (onError) */
+  status?: number
+  /** counted in the metrics and logged */
+  recorded?: boolean
 }
 
 export function createApp(ctx: AppContext & { builder?: Builder }) {
@@ -32,51 +42,75 @@ export function createApp(ctx: AppContext & { builder?: Builder }) {
   const cors = new Cors(ctx.config.http.allowedOrigins)
   const meta = new WeakMap<Request, RequestMeta>()
   let routeTable: RouteTable | undefined
-  // filled once the app is assembled; read lazily by the NOT_FOUND fallback
+  // filled once the app is assembled; read lazily by onRequest and the NOT_FOUND fallback
   const registered: { method: string; path: string }[] = []
+  const routes = () => (routeTable ??= new RouteTable(registered))
 
   const commonHeaders = (request: Request): Record<string, string> => ({
     server: SERVER_HEADER,
     'x-request-id': meta.get(request)?.id ?? '',
     ...cors.responseHeaders(request),
   })
+  /** Remembers the status of a response the app built, for the metrics and the request log. */
+  const sent = (request: Request, res: Response): Response => {
+    const m = meta.get(request)
+    if (m) m.status = res.status
+    return res
+  }
+  /** Metrics and the request log line, once per request. */
+  const record = (request: Request, status: number, route: string) => {
+    const m = meta.get(request)
+    if (m?.recorded) return
+    if (m) m.recorded = true
+    const labels = { method: request.method, route: route || 'unmatched' }
+    metrics.requests.inc({ ...labels, code: String(status) })
+    if (m) metrics.duration.observe((performance.now() - m.start) / 1000, labels)
+    ctx.log.info('request', {
+      request_id: m?.id,
+      method: request.method,
+      path: m?.path,
+      status,
+      duration_ms: m ? Math.round((performance.now() - m.start) * 100) / 100 : undefined,
+    })
+  }
+  /** A response from onRequest: Elysia runs no afterResponse hook for it, so record it here. */
+  const early = (request: Request, res: Response): Response => {
+    record(request, res.status, '')
+    return res
+  }
 
   const app = new Elysia({ name: 'image-factory' })
     .onRequest(({ request, set }) => {
       const id = request.headers.get('x-request-id') || crypto.randomUUID()
-      meta.set(request, { id, start: performance.now() })
-      if (cors.isPreflight(request)) return cors.preflight(request)
+      const path = new URL(request.url).pathname
+      meta.set(request, { id, start: performance.now(), path })
+      if (cors.isPreflight(request)) return early(request, cors.preflight(request))
       Object.assign(set.headers, commonHeaders(request))
-      // GET-only routes of the reference answer HEAD with 405 (no automatic HEAD)
-      if (request.method === 'HEAD' && GET_ONLY.test(new URL(request.url).pathname)) {
-        return textResponse(405, 'Method Not Allowed', { ...commonHeaders(request), allow: 'GET, OPTIONS' })
+      // Bun/Elysia answer HEAD with the GET handler; the reference has no HEAD on most routes (405)
+      if (request.method === 'HEAD') {
+        const no = routes().headNotAllowed(path)
+        if (no) return early(request, textResponse(no.status, no.body, { ...commonHeaders(request), ...no.headers }))
       }
     })
     .onError(({ code, error, request }) => {
       const headers = commonHeaders(request)
+      const m = meta.get(request)
       if (code === 'NOT_FOUND') {
-        const fb = (routeTable ??= new RouteTable(registered)).fallback(request)
-        if (fb.status === 404 || fb.status === 405) return textResponse(fb.status, fb.body, { ...headers, ...fb.headers })
-        return new Response(null, { status: fb.status, headers: { ...headers, ...fb.headers } })
+        const fb = routes().fallback(request)
+        if (fb.status === 404 || fb.status === 405) return sent(request, textResponse(fb.status, fb.body, { ...headers, ...fb.headers }))
+        return sent(request, new Response(null, { status: fb.status, headers: { ...headers, ...fb.headers } }))
       }
       if (code === 'VALIDATION' || code === 'PARSE' || code === 'INVALID_COOKIE_SIGNATURE') {
         const reason = code === 'VALIDATION' ? `invalid request: ${validationReason(error)}` : 'malformed request'
-        return textResponse(400, reason, headers)
+        return sent(request, textResponse(400, reason, headers))
       }
-      return errorToResponse(error, ctx.log, headers)
+      return sent(request, errorToResponse(error, ctx.log, headers, { request_id: m?.id, method: request.method, path: m?.path }))
     })
-    .onAfterResponse(({ request, set, route }) => {
-      const m = meta.get(request)
-      const labels = { method: request.method, route: route || 'unmatched' }
-      metrics.requests.inc({ ...labels, code: String(typeof set.status === 'number' ? set.status : 200) })
-      if (m) metrics.duration.observe((performance.now() - m.start) / 1000, labels)
-      ctx.log.info('request', {
-        request_id: m?.id,
-        method: request.method,
-        path: new URL(request.url).pathname,
-        status: typeof set.status === 'number' ? set.status : undefined,
-        duration_ms: m ? Math.round((performance.now() - m.start) * 100) / 100 : undefined,
-      })
+    .onAfterResponse(({ request, set, route, responseValue }) => {
+      // a handler's own Response (201, 206, 304…) carries its status; set.status is only what a
+      // handler set explicitly and stays 200 on the not-found fallback
+      const status = meta.get(request)?.status ?? (responseValue instanceof Response ? responseValue.status : typeof set.status === 'number' ? set.status : 200)
+      record(request, status, route)
     })
     .use(openApiPlugin(pkg.version))
     .get('/metrics', () => new Response(metrics.registry.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }), {
@@ -89,7 +123,10 @@ export function createApp(ctx: AppContext & { builder?: Builder }) {
     .use(talosctlRoutes(ctx))
     .use(imageRoutes(ctx))
     .use(pxeRoutes(ctx))
-  registered.push(...app.routes.map((r) => ({ method: r.method, path: r.path })))
+  for (const r of app.routes) {
+    registered.push({ method: r.method, path: r.path })
+    if (r.method === 'GET' && IMPLICIT_HEAD.has(r.path)) registered.push({ method: 'HEAD', path: r.path })
+  }
   return app
 }
 

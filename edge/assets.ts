@@ -43,18 +43,25 @@ export class AssetService {
     },
   ) {}
 
-  /** Resolves a URL into a build job; throws 400/404 with the reference's reasons. */
+  /**
+   * Resolves a URL into a build job; throws 400/404 with the reference's reasons, in the
+   * reference's order (factory-spec §6.1): unknown schematic, malformed version, bad path, version
+   * not available, profile enhancement.
+   */
   async plan(schematicId: string, rawVersion: string, path: string): Promise<PlannedAsset> {
     const stored = await this.deps.schematics.get(schematicId)
     if (!stored) throw new NotFoundError(`schematic ID ${JSON.stringify(schematicId)} not found`)
-    const { version, stale } = await this.deps.catalog.requireVersion(rawVersion)
-    const versionTag = formatVersionTag(version)
+    // factory-spec §6.1 order: schematic 404, version parse (400 here, 500 in the reference), path
+    // 400, then availability 404, then profile enhancement
+    this.deps.catalog.parseVersion(rawVersion)
     let request: AssetRequest
     try {
       request = parseAssetPath(path)
     } catch (err) {
       throw prefixError(err, PATH_ERROR_PREFIX)
     }
+    const { version, stale } = await this.deps.catalog.requireVersion(rawVersion)
+    const versionTag = formatVersionTag(version)
     if (!BUILT_KINDS.has(request.kind)) throw new NotImplementedError(`${request.kind} assets are not built by this factory yet`)
     const catalog = this.deps.catalog
     let built

@@ -12,10 +12,24 @@ export interface BuilderClient {
   build(job: BuildJob): Promise<BuiltAsset>
 }
 
-/** A build failed for a reason that is not the client's fault. */
+/**
+ * A build failed for a reason that is not the client's fault. The message is the internal detail
+ * (often the imager's last stderr line, with host paths): it is logged, never sent — clients get
+ * a fixed line naming their request ID (edge/http/errors.ts).
+ */
 export class BuildFailedError extends FactoryError {
   readonly status = 500
+  constructor(
+    detail: string,
+    /** the asset being built, for the log */
+    readonly asset?: { key: string; url: string },
+    options?: { cause?: unknown },
+  ) {
+    super(detail, options)
+  }
 }
+
+const assetOf = (job: BuildJob) => ({ key: job.key, url: job.urlParts.join('/') })
 
 export class InProcessBuilder implements BuilderClient {
   constructor(private readonly manager: BuildManager) {}
@@ -25,7 +39,7 @@ export class InProcessBuilder implements BuilderClient {
       const r = await this.manager.request(job)
       return r.kind === 'file' ? { kind: 'file', path: r.path } : { kind: 'stream', stream: r.stream }
     } catch (err) {
-      throw toFactoryError(err)
+      throw toFactoryError(err, job)
     }
   }
 }
@@ -53,7 +67,8 @@ export class HttpBuilder implements BuilderClient {
         ...(this.unix ? { unix: this.unix } : {}),
       })
     } catch (err) {
-      throw new UpstreamUnavailableError(`builder is unreachable: ${(err as Error).message}`)
+      // the fetch error can name the socket path: logged (cause), not sent
+      throw new UpstreamUnavailableError('builder is unreachable', { cause: err })
     }
     if (!res.ok || !res.body) {
       const reason = (await res.text()).trim()
@@ -61,15 +76,15 @@ export class HttpBuilder implements BuilderClient {
       if (res.status === 404) throw new NotFoundError(reason)
       if (res.status === 501) throw new NotImplementedError(reason)
       if (res.status === 503) throw new UpstreamUnavailableError(reason)
-      throw new BuildFailedError(reason || `builder answered ${res.status}`)
+      throw new BuildFailedError(reason || `builder answered ${res.status}`, assetOf(job))
     }
     return { kind: 'stream', stream: res.body }
   }
 }
 
-function toFactoryError(err: unknown): Error {
+function toFactoryError(err: unknown, job: BuildJob): Error {
   if (err instanceof FactoryError) return err
   const msg = err instanceof Error ? err.message : String(err)
   if (err instanceof Error && err.name === 'BuildInputError') return new InvalidInputError(msg)
-  return new BuildFailedError(`build failed: ${msg}`)
+  return new BuildFailedError(`build failed: ${msg}`, assetOf(job), { cause: err })
 }

@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel, { component: 'edge' })
   const ctx = await buildContext(config, log)
   const app = createApp(ctx)
-  app.listen({ hostname: config.http.host, port: config.http.port, maxRequestBodySize: config.http.maxBodyBytes + 1024, idleTimeout: 0 })
+  app.listen({ hostname: config.http.host, port: config.http.port, maxRequestBodySize: config.http.maxBodyBytes + 1024, idleTimeout: 0, development: false })
   log.info('starting', { name: SERVER_HEADER, addr: config.http.addr, externalUrl: config.http.externalUrl, dataDir: config.dataDir })
   const stop = async (signal: string) => {
     log.info('shutting down', { signal })

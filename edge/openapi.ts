@@ -65,7 +65,8 @@ export function openApiPlugin(version: string) {
     .get(
       '/swagger/assets/:file',
       ({ params }) => {
-        const type = ASSETS[params.file]
+        // own keys only: `constructor`, `__proto__`, `toString`… must not reach Bun.file
+        const type = Object.hasOwn(ASSETS, params.file) ? ASSETS[params.file] : undefined
         if (!type) throw new NotFoundError(`no such asset ${JSON.stringify(params.file)}`)
         return new Response(Bun.file(join(SWAGGER_DIST, params.file)), {
           headers: { 'content-type': type, 'cache-control': 'public, max-age=86400' },

@@ -34,6 +34,8 @@ const shared = {
   FACTORY_EXTERNAL_URL: config.http.externalUrl,
   FACTORY_EXTERNAL_PXE_URL: config.http.externalPxeUrl,
   FACTORY_BUILDER_URL: builderUrl,
+  // Bun.serve's development error page (stack traces, host paths) must never reach a client
+  NODE_ENV: 'production',
 }
 const procs: { name: string; proc: ReturnType<typeof Bun.spawn> }[] = []
 let stopping = false

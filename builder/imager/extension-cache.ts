@@ -32,7 +32,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'nod
 import { join, relative } from 'node:path'
 import { InvalidInputError } from '../../src/errors.ts'
 import { extractLayers } from '../../src/oci/extract.ts'
-import { ioError, isErrno } from './errors.ts'
+import { ImagerIOError, ioError, isErrno } from './errors.ts'
 import { copyTreeDereferenced, fingerprintTree, listDirInRoot, resolveOrNull, sha256File, type CopiedEntry } from './fs-tree.ts'
 import { loadExtensionDir, type ExtensionMetadata } from './manifest.ts'
 import { SQUASHFS_XZ_DICT, SQUASHFS_ZSTD_LEVEL, mksquashfs, type Compression, type SquashfsFlavour } from './squashfs.ts'
@@ -148,7 +148,8 @@ async function publish(tmp: string, final: string): Promise<StoredExtension> {
     await rm(tmp, { recursive: true, force: true })
   }
   const stored = await readStored(final)
-  if (stored === null) throw new InvalidInputError(`cache entry ${final} is incomplete`)
+  // an internal cache fault, not the client's input (and the path stays in the builder's log)
+  if (stored === null) throw new ImagerIOError(`cannot publish cache entry ${final}: it is incomplete`)
   return stored
 }
 

@@ -32,7 +32,7 @@ import { emitExtensionsYaml, type ExtensionLayer } from './extensions-yaml.ts'
 import { checkCompatibility, layerOrder, targetVersion } from './manifest.ts'
 import { buildModulesDep } from './modules.ts'
 import type { OutputSink } from './output.ts'
-import type { ImagerProfile } from './profile.ts'
+import type { ExtensionInput, ImagerProfile } from './profile.ts'
 import { squashfsFlavour, type Compression } from './squashfs.ts'
 import { writeEmbeddedConfigExtension } from './virtual-extensions.ts'
 
@@ -141,6 +141,16 @@ function firmwareEntries(exts: readonly { dir: string; stored: StoredExtension; 
   ]
 }
 
+/**
+ * How messages name a system extension before its manifest is read: its position in the profile
+ * and, when the caller gave it, its image reference (`0 (ghcr.io/siderolabs/gvisor:…)`). Never its
+ * tarballPath: that is a path on the builder host. Once the manifest is loaded, messages use the
+ * manifest's name.
+ */
+export function extensionLabel(index: number, e: ExtensionInput): string {
+  return e.imageRef ? `${index} (${e.imageRef})` : String(index)
+}
+
 /** Builds the initramfs for `profile` into `opts.output`. */
 export async function buildInitramfs(profile: ImagerProfile, opts: InitramfsOptions): Promise<InitramfsStats> {
   const started = performance.now()
@@ -150,7 +160,8 @@ export async function buildInitramfs(profile: ImagerProfile, opts: InitramfsOpti
 
   const sources: ExtensionSource[] = profile.input.systemExtensions.map((e, j) => {
     const digest = e.digest ?? opts.extensionDigests?.[e.tarballPath]
-    return { index: j, label: `${j} (${e.tarballPath})`, path: e.tarballPath, cacheable: true, ...(digest !== undefined ? { digest } : {}) }
+    // messages reach clients (400): name the input by position and image, never by host path
+    return { index: j, label: extensionLabel(j, e), path: e.tarballPath, cacheable: true, ...(digest !== undefined ? { digest } : {}) }
   })
   if (profile.customization.embeddedMachineConfiguration !== '') {
     const dir = join(opts.workDir, 'virtual', 'embedded-config')

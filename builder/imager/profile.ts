@@ -26,6 +26,8 @@ export interface ExtensionInput {
   readonly tarballPath: string
   /** Optional caller-supplied content digest used as the cache identity. */
   readonly digest?: string
+  /** The image the input was pulled from, when the caller names it (used in messages only). */
+  readonly imageRef?: string
 }
 
 export interface ImagerProfile {
@@ -62,7 +64,7 @@ function parseExtensionInput(n: YNode, path: string): ExtensionInput {
     if (imageRef !== '') throw new ImagerUnsupportedError(`${path}: pulling ${imageRef} is not supported by the native imager; pass a tarballPath`)
     throw new InvalidInputError(`${path}: tarballPath is required`)
   }
-  return digest === '' ? { tarballPath } : { tarballPath, digest }
+  return { tarballPath, ...(digest !== '' ? { digest } : {}), ...(imageRef !== '' ? { imageRef } : {}) }
 }
 
 /** Parses and validates a profile (YAML text). Throws InvalidInputError / ImagerUnsupportedError. */

@@ -6,7 +6,7 @@
 import { Elysia } from 'elysia'
 import * as v from 'valibot'
 import { splitSidecar } from '../../src/asset/path.ts'
-import { contentDisposition, downloadFilename, TEXT_PLAIN } from '../../src/asset/mime.ts'
+import { contentDisposition, downloadFilename, stripControlChars, TEXT_PLAIN } from '../../src/asset/mime.ts'
 import { NotImplementedError } from '../../src/errors.ts'
 import { fileResponse } from '../http/file-response.ts'
 import type { AppContext } from '../context.ts'
@@ -34,9 +34,10 @@ export function imageRoutes(ctx: AppContext) {
     if (planned.stale) headers.warning = STALE_WARNING
     if (sidecar) {
       const { meta } = await ctx.assets.ensure(planned.job)
-      const body = `${sidecar === 'sha256' ? meta.sha256 : meta.sha512}  ${filename}\n`
+      // one line whatever `?filename=` holds (`a%0Ab` must not add a line)
+      const body = `${sidecar === 'sha256' ? meta.sha256 : meta.sha512}  ${stripControlChars(filename)}\n`
       return new Response(request.method === 'HEAD' ? null : body, {
-        headers: { ...headers, 'content-type': TEXT_PLAIN, 'content-length': String(body.length) },
+        headers: { ...headers, 'content-type': TEXT_PLAIN, 'content-length': String(Buffer.byteLength(body)) },
       })
     }
     headers['content-type'] = planned.job.contentType

@@ -11,6 +11,7 @@
 import { Elysia } from 'elysia'
 import * as v from 'valibot'
 import { parsePxePath, pxeCmdlineAssetPath, renderPxeScript } from '../../src/asset/pxe.ts'
+import { toVersionTag } from '../../src/talos/semver.ts'
 import type { AppContext } from '../context.ts'
 
 const ErrorText = v.pipe(v.string(), v.description('one-line reason, text/plain'))
@@ -28,6 +29,8 @@ export function pxeRoutes(ctx: AppContext) {
   return new Elysia({ name: 'pxe' }).get(
     '/pxe/:schematic/:version/:path',
     async ({ params, request }) => {
+      // plan() checks in the reference's order (factory-spec §7): schematic, version, path (the
+      // `cmdline-<path>` asset path), availability, enhancement; then the build
       const planned = await ctx.assets.plan(params.schematic, params.version, pxeCmdlineAssetPath(params.path))
       const pa = parsePxePath(params.path)
       const cmdline = (await ctx.assets.text(planned.job)).trim()
@@ -36,13 +39,16 @@ export function pxeRoutes(ctx: AppContext) {
       const script = renderPxeScript({
         baseUrl: ctx.config.http.externalPxeUrl,
         schematicId: params.schematic,
-        versionTag: params.version.startsWith('v') ? params.version : `v${params.version}`,
+        versionTag: toVersionTag(params.version),
         platform: pa.platform,
         arch: pa.arch,
         secureboot: pa.secureboot,
         cmdline: addInitrd ? `initrd=initramfs-${pa.arch}.xz ${cmdline}` : cmdline,
       })
-      return new Response(script, { headers: { 'content-type': 'text/plain; charset=utf-8' } })
+      const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' }
+      // in auto mode the script depends on the User-Agent: caches must key on it
+      if (mode === 'auto') headers.vary = 'User-Agent'
+      return new Response(script, { headers })
     },
     {
       params: v.object({

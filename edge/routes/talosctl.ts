@@ -5,13 +5,13 @@
 import { Elysia } from 'elysia'
 import * as v from 'valibot'
 import { goJson } from '../../src/json.ts'
+import { toVersionTag } from '../../src/talos/semver.ts'
 import type { AppContext } from '../context.ts'
 
 const ErrorText = v.pipe(v.string(), v.description('one-line reason, text/plain'))
 
 export function talosctlRoutes(ctx: AppContext) {
   const { catalog } = ctx
-  const versionTag = (raw: string) => (raw.startsWith('v') ? raw : `v${raw}`)
   const serve = async (params: { version: string; path: string }, head: boolean) => {
     const file = Bun.file(await catalog.talosctlFile(params.version, params.path))
     const headers = {
@@ -32,7 +32,7 @@ export function talosctlRoutes(ctx: AppContext) {
       async ({ params }) => {
         const { files } = await catalog.talosctlFiles(params.version)
         const base = ctx.config.http.externalUrl
-        const urls = files.map((f) => new URL(`talosctl/${versionTag(params.version)}/${f}`, base).href)
+        const urls = files.map((f) => new URL(`talosctl/${toVersionTag(params.version)}/${f}`, base).href)
         return new Response(goJson(urls), { headers: { 'content-type': 'application/json' } })
       },
       {

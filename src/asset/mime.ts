@@ -51,13 +51,21 @@ export function downloadFilename(path: string, queryFilename?: string | null): s
 }
 
 /**
+ * The file name without C0 control characters and DEL, so a `?filename=` cannot add header lines
+ * or lines to a checksum sidecar. Shared by every place that writes the download name.
+ */
+export function stripControlChars(filename: string): string {
+  // eslint-disable-next-line no-control-regex
+  return filename.replace(/[\u0000-\u001f\u007f]/g, '')
+}
+
+/**
  * `attachment; filename="<name>"`. The reference writes the name verbatim (a `"` breaks the
  * header); we escape `\` and `"`, drop control characters, and add an RFC 5987 `filename*` for
  * non-ASCII names. Plain ASCII names give exactly the reference's header.
  */
 export function contentDisposition(filename: string): string {
-  // eslint-disable-next-line no-control-regex
-  const cleaned = filename.replace(/[\u0000-\u001f\u007f]/g, '')
+  const cleaned = stripControlChars(filename)
   const quoted = cleaned.replace(/[\\"]/g, (c) => '\\' + c)
   // eslint-disable-next-line no-control-regex
   if (/^[\u0020-\u007e]*$/.test(cleaned)) return `attachment; filename="${quoted}"`

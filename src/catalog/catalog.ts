@@ -7,7 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InvalidInputError, NotFoundError } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import { compareSemver, coreCompare, formatSemver, formatVersionTag, parseSemver, semver, tryParseSemver, semverEquals, type SemVer } from '../talos/semver.ts'
+import { compareSemver, coreCompare, formatSemver, formatVersionTag, parseSemver, semver, toVersionTag, tryParseSemver, semverEquals, type SemVer } from '../talos/semver.ts'
 import { parseExtensionCatalog, type OfficialExtension } from './extensions.ts'
 import { parseOverlayCatalog, type OfficialOverlay } from './overlays.ts'
 import { RefreshingValue, type Fresh } from './refreshing.ts'
@@ -94,7 +94,7 @@ export class Catalog {
 
   /** The configured broken versions, `v`-prefixed, in configuration order (`/versions?broken=true`). */
   brokenVersions(): string[] {
-    return this.opts.brokenTalosVersions.map((b) => `v${b}`)
+    return this.opts.brokenTalosVersions.map(toVersionTag)
   }
 
   /** Strict parse of a version from a URL: 400 when malformed. The `v` is optional. */
@@ -156,7 +156,7 @@ export class Catalog {
 
   /** talosctl file names for a version (empty before 1.11.0-alpha.3). */
   async talosctlFiles(raw: string): Promise<{ tag: string; files: string[] }> {
-    const { version } = await this.requireVersion(raw.startsWith('v') ? raw : `v${raw}`)
+    const { version } = await this.requireVersion(toVersionTag(raw))
     const tag = formatVersionTag(version)
     if (compareSemver(version, TALOSCTL_SINCE) < 0) return { tag, files: [] }
     const dir = await this.talosctlDir(version, tag)

@@ -73,6 +73,26 @@ describe('PXE script', () => {
     )
   }, 120_000)
 
+  test('FACTORY_PXE_INITRD_ARG=auto: the script follows the User-Agent, so it says Vary: User-Agent', async () => {
+    const url = `${edge.url}/pxe/${id}/${VERSION}/metal-x86_64`
+    const legacy = await fetch(url, { headers: { 'user-agent': 'iPXE/1.0.0+ (4bd064de)' } })
+    const modern = await fetch(url, { headers: { 'user-agent': 'iPXE/1.21.1' } })
+    expect(await legacy.text()).toContain(`/kernel-amd64 initrd=initramfs-amd64.xz ${EXPECTED_CMDLINE}\n`)
+    expect(await modern.text()).toContain(`/kernel-amd64 ${EXPECTED_CMDLINE}\n`)
+    for (const res of [legacy, modern]) expect(res.headers.get('vary')).toBe('User-Agent')
+    // in the fixed modes the script does not depend on the request
+    const never = await startEdge({ ...up.env, FACTORY_PXE_INITRD_ARG: 'never' })
+    try {
+      const sid = ((await (await fetch(`${never.url}/schematics`, { method: 'POST', body: SCHEMATIC })).json()) as { id: string }).id
+      const res = await fetch(`${never.url}/pxe/${sid}/${VERSION}/metal-x86_64`, { headers: { 'user-agent': 'iPXE/1.0.0+ (4bd064de)' } })
+      expect(res.status).toBe(200)
+      expect(res.headers.get('vary')).toBeNull()
+      expect(await res.text()).toContain(`/kernel-amd64 ${EXPECTED_CMDLINE}\n`)
+    } finally {
+      await never.stop()
+    }
+  }, 120_000)
+
   test('unknown schematic → 404; bad platform-arch → 400; HEAD → 405', async () => {
     const nf = await fetch(`${edge.url}/pxe/${'0'.repeat(64)}/${VERSION}/metal-amd64`)
     expect(nf.status).toBe(404)

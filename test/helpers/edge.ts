@@ -19,13 +19,15 @@ export interface RunningEdge {
   stop(): Promise<void>
 }
 
-export async function startEdge(env: Record<string, string> = {}): Promise<RunningEdge> {
+/** `log`: receives every log line (JSON, info and up) instead of the silent logger. */
+export async function startEdge(env: Record<string, string> = {}, opts: { log?: (line: string) => void } = {}): Promise<RunningEdge> {
   const dataDir = await mkdtemp(join(tmpdir(), 'factory-test-'))
   const config = loadConfig({ FACTORY_DATA_DIR: dataDir, FACTORY_HTTP_ADDR: '127.0.0.1:0', ...env })
-  const log = process.env.FACTORY_TEST_LOGS ? createLogger('debug') : silentLogger
+  const log = opts.log ? createLogger('info', {}, opts.log) : process.env.FACTORY_TEST_LOGS ? createLogger('debug') : silentLogger
   const ctx = await buildContext(config, log)
   const app = createApp(ctx)
-  app.listen({ hostname: '127.0.0.1', port: config.http.port, idleTimeout: 0 })
+  // as in production (edge/main.ts): no Bun development error pages
+  app.listen({ hostname: '127.0.0.1', port: config.http.port, idleTimeout: 0, development: false })
   const port = app.server?.port
   if (!port) throw new Error('edge did not start')
   return {

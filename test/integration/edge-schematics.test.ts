@@ -138,6 +138,63 @@ describe('common HTTP behaviour', () => {
     expect(await wrong.text()).toBe('Method Not Allowed\n')
   })
 
+  test('HEAD and Allow follow the registered methods (factory-spec §2)', async () => {
+    const id = '0'.repeat(64)
+    const cases: [method: string, path: string, status: number, allow: string | null][] = [
+      // POST-only path
+      ['HEAD', '/schematics', 405, 'OPTIONS, POST'],
+      ['GET', '/schematics', 405, 'OPTIONS, POST'],
+      // GET-only routes: no HEAD, and Allow does not advertise it
+      ['HEAD', `/schematics/${id}`, 405, 'GET, OPTIONS'],
+      ['DELETE', `/schematics/${id}`, 405, 'GET, OPTIONS'],
+      ['HEAD', `/pxe/${id}/v1.12.0/metal-amd64`, 405, 'GET, OPTIONS'],
+      ['POST', `/pxe/${id}/v1.12.0/metal-amd64`, 405, 'GET, OPTIONS'],
+      ['HEAD', '/versions', 405, 'GET, OPTIONS'],
+      ['HEAD', '/version/v1.12.0/extensions/official', 405, 'GET, OPTIONS'],
+      ['HEAD', '/version/v1.12.0/overlays/official', 405, 'GET, OPTIONS'],
+      ['HEAD', '/talosctl/v1.12.0', 405, 'GET, OPTIONS'],
+      // GET and HEAD
+      ['HEAD', '/healthz', 200, null],
+      ['HEAD', '/readyz', 200, null],
+      ['DELETE', '/healthz', 405, 'GET, HEAD, OPTIONS'],
+      ['PUT', `/image/${id}/v1.12.0/kernel-amd64`, 405, 'GET, HEAD, OPTIONS'],
+      ['POST', '/talosctl/v1.12.0/talosctl-linux-amd64', 405, 'GET, HEAD, OPTIONS'],
+      // automatic OPTIONS lists every method
+      ['OPTIONS', '/schematics', 200, 'OPTIONS, POST'],
+      ['OPTIONS', `/image/${id}/v1.12.0/kernel-amd64`, 200, 'GET, HEAD, OPTIONS'],
+    ]
+    for (const [method, path, status, allow] of cases) {
+      const res = await fetch(`${edge.url}${path}`, { method })
+      expect(`${method} ${path} → ${res.status} ${res.headers.get('allow')}`).toBe(`${method} ${path} → ${status} ${allow}`)
+      await res.arrayBuffer()
+    }
+  })
+
+  test('/metrics and the request log record the status actually sent', async () => {
+    const lines: string[] = []
+    const logged = await startEdge({}, { log: (line) => lines.push(line) })
+    try {
+      const count = async (code: string, route: string) => {
+        const text = await (await fetch(`${logged.url}/metrics`)).text()
+        const m = new RegExp(`image_factory_http_requests_total\\{code="${code}",method="[A-Z]+",route="${route.replace(/[/]/g, '\\/')}"\\} (\\d+)`).exec(text)
+        return m ? Number(m[1]) : 0
+      }
+      expect((await fetch(`${logged.url}/schematics`, { method: 'POST', body: '{}' })).status).toBe(201)
+      expect((await fetch(`${logged.url}/nope`)).status).toBe(404)
+      expect((await fetch(`${logged.url}/schematics`, { method: 'HEAD' })).status).toBe(405)
+      await Bun.sleep(50)
+      expect(await count('201', '/schematics')).toBe(1)
+      expect(await count('200', '/schematics')).toBe(0)
+      expect(await count('404', 'unmatched')).toBe(1)
+      expect(await count('405', 'unmatched')).toBe(1)
+      const requests = lines.map((l) => JSON.parse(l) as { msg: string; path?: string; status?: number; method?: string }).filter((r) => r.msg === 'request')
+      expect(requests.find((r) => r.path === '/schematics' && r.method === 'POST')?.status).toBe(201)
+      expect(requests.find((r) => r.path === '/nope')?.status).toBe(404)
+    } finally {
+      await logged.stop()
+    }
+  })
+
   test('a trailing slash still reaches the route (httprouter redirects; Elysia matches directly)', async () => {
     const res = await fetch(`${edge.url}/healthz/`, { redirect: 'manual' })
     expect([200, 301]).toContain(res.status)

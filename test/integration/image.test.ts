@@ -32,6 +32,12 @@ describe('errors', () => {
     ['malformed version', () => img(plain, 'v1.5', 'kernel-amd64'), 400, null],
     ['bad path', () => img(plain, 'v1.12.0', 'metal-amd64.ssd'), 400, 'error parsing profile from path: invalid profile path: "metal-amd64.ssd"'],
     ['bad arch', () => img(plain, 'v1.12.0', 'kernel-foo'), 400, 'error parsing profile from path: invalid architecture: "foo"'],
+    // factory-spec §6.1: the path is parsed before the version's availability is checked
+    ['bad path, unknown version', () => img(plain, 'v1.99.0', 'metal-amd64.ssd'), 400, 'error parsing profile from path: invalid profile path: "metal-amd64.ssd"'],
+    ['bad arch, unknown version', () => img(plain, 'v1.11.0', 'kernel-foo'), 400, 'error parsing profile from path: invalid architecture: "foo"'],
+    ['unknown schematic before a malformed version', () => img('aaaaaaaaaaaa', 'v1.5', 'metal-amd64.ssd'), 404, 'schematic ID "aaaaaaaaaaaa" not found'],
+    ['malformed version before a bad path', () => img(plain, 'v1.5', 'metal-amd64.ssd'), 400, 'invalid version "v1.5": No Major.Minor.Patch elements found'],
+    ['PXE: bad path, unknown version', () => fetch(`${edge.url}/pxe/${plain}/v1.99.0/metal-foo`), 400, 'error parsing profile from path: invalid architecture: "foo"'],
     ['not built yet', () => img(plain, 'v1.12.0', 'metal-amd64.iso'), 501, null],
   ] as const)('%s', async (_n, req, status, text) => {
     const res = await req()
@@ -92,6 +98,13 @@ describe('downloads', () => {
     expect(s256).toBe(`${new Bun.CryptoHasher('sha256').update(body).digest('hex')}  kernel-amd64\n`)
     const s512 = await (await img(id, 'v1.12.0', 'kernel-amd64.sha512')).text()
     expect(s512).toBe(`${new Bun.CryptoHasher('sha512').update(body).digest('hex')}  kernel-amd64\n`)
+    // a non-ASCII ?filename=: Content-Length counts bytes, not UTF-16 units (HEAD sends it as set)
+    const named = `kernel-amd64.sha256?filename=${encodeURIComponent('ядро-amd64')}`
+    const text = await (await img(id, 'v1.12.0', named)).text()
+    expect(text).toBe(`${new Bun.CryptoHasher('sha256').update(body).digest('hex')}  ядро-amd64\n`)
+    const head = await img(id, 'v1.12.0', named, { method: 'HEAD' })
+    expect(head.status).toBe(200)
+    expect(Number(head.headers.get('content-length'))).toBe(Buffer.byteLength(text))
   }, 60_000)
 
   test('initramfs compression follows the version: xz below 1.8, zstd from 1.8', async () => {

@@ -5,11 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { execa } from 'execa'
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { runImager, writeSchematicExtension, type ImagerResult } from '../../builder/imager/index.ts'
-import { ImagerAbortedError } from '../../builder/imager/errors.ts'
+import { exitCodeFor, ImagerAbortedError, ImagerIOError } from '../../builder/imager/errors.ts'
 import { InvalidInputError } from '../../src/errors.ts'
 import { ensureMiniRelease, profileYaml, tarExtension, writeSimpleExtension, type MiniRelease } from '../helpers/mini-release.ts'
 
@@ -329,6 +329,43 @@ describe('failures', () => {
     }
     expect(err).toBeInstanceOf(InvalidInputError)
     expect((err as Error).message).toBe(`error validating extension "from-the-future": version constraint >= v1.99.0 can't be satisfied with Talos version 1.11.0`)
+  })
+
+  test('a bad extension is named by position and image, never by its path on the builder host', async () => {
+    const junk = await writeSimpleExtension(join(work, 'host-secret-dir'), 'junk', { files: { 'usr/local/share/x': 'x' } })
+    await writeFile(join(junk, 'README'), 'not allowed at the top level')
+    const profile = profileYaml({ kind: 'initramfs', version: mini.version, initramfs: mini.initramfs, extensions: [mini.extensions.plain, junk] })
+    const run = async (text: string): Promise<Error> => {
+      try {
+        await runImager(text, { output: freshPath('junk.img'), cacheDir: freshPath('cache'), workDir: join(work, 'tmp') })
+      } catch (e) {
+        return e as Error
+      }
+      throw new Error('the build succeeded')
+    }
+    const plain = await run(profile)
+    expect(plain).toBeInstanceOf(InvalidInputError)
+    expect(plain.message).toBe('error loading extension 1: unexpected file "README"')
+    const named = await run(profile.replace(`imageRef: ""\n      tarballPath: ${junk}`, `imageRef: ghcr.io/example/junk:v1\n      tarballPath: ${junk}`))
+    expect(named.message).toBe('error loading extension 1 (ghcr.io/example/junk:v1): unexpected file "README"')
+    for (const err of [plain, named]) expect(err.message).not.toContain(work)
+  })
+
+  test('an incomplete cache entry is an IO fault of the builder, not the client\'s input', async () => {
+    const c = freshPath('cache')
+    await build(mini, [mini.extensions.plain], { cacheDir: c })
+    // the entry exists but is unreadable: it is rebuilt, and publishing finds the broken one in place
+    const entries = join(c, 'extensions')
+    for (const n of await readdir(entries)) await writeFile(join(entries, n, 'meta.json'), '{}')
+    let err: unknown
+    try {
+      await build(mini, [mini.extensions.plain], { cacheDir: c })
+    } catch (e) {
+      err = e
+    }
+    expect(err).toBeInstanceOf(ImagerIOError)
+    expect(err).not.toBeInstanceOf(InvalidInputError)
+    expect(exitCodeFor(err)).toBe(6)
   })
 
   test('the microcode cpio and the base initramfs are written before any squashfs is built', async () => {

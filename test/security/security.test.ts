@@ -114,3 +114,19 @@ describe('hostile schematics', () => {
     }
   })
 })
+
+describe('Swagger UI assets', () => {
+  // a plain-object lookup let these through to Bun.file(), and Bun's error page (500, ~50 KB of
+  // HTML with host paths) answered
+  test.each(['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf', 'nope.js'])('/swagger/assets/%s → 404, one line', async (name) => {
+    const text = await expectRejected(await fetch(`${edge.url}/swagger/assets/${name}`), 404)
+    expect(text).toBe(`no such asset ${JSON.stringify(name)}\n`)
+  })
+
+  test('the real assets are still served', async () => {
+    const res = await fetch(`${edge.url}/swagger/assets/swagger-ui.css`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe('text/css; charset=utf-8')
+    await res.arrayBuffer()
+  })
+})
