@@ -8,6 +8,7 @@
  *   GET  /healthz    200
  */
 import * as v from 'valibot'
+import { rmSync } from 'node:fs'
 import type { Logger } from '../src/log.ts'
 import { isFactoryError } from '../src/errors.ts'
 import { Registry } from '../src/metrics.ts'
@@ -68,7 +69,10 @@ export function builderFetchHandler(manager: BuildManager, log: Logger): (req: R
 /** Listens on `http://127.0.0.1:PORT` or `unix:/path.sock`. */
 export function serveBuilder(listen: string, handler: (req: Request) => Promise<Response>) {
   // development: false — never Bun's HTML error page (it shows paths) if a response fails late
-  if (listen.startsWith('unix:')) return Bun.serve({ unix: listen.slice(5), fetch: handler, development: false })
+  if (listen.startsWith('unix:')) {
+    rmSync(listen.slice(5), { force: true }) // a socket left by a builder that crashed
+    return Bun.serve({ unix: listen.slice(5), fetch: handler, development: false })
+  }
   const u = new URL(listen)
   return Bun.serve({ hostname: u.hostname, port: Number(u.port || 0), fetch: handler, idleTimeout: 0, development: false })
 }

@@ -113,7 +113,7 @@ export function createApp(ctx: AppContext & { builder?: Builder }) {
       record(request, status, route)
     })
     .use(openApiPlugin(pkg.version))
-    .get('/metrics', () => new Response(metrics.registry.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }), {
+    .get('/metrics', async () => new Response(metrics.registry.render() + (await ctx.assets.builderMetrics()), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }), {
       response: { 200: v.pipe(v.string(), v.description('Prometheus text exposition format')) },
       detail: { summary: 'Prometheus metrics', tags: ['health'] },
     })

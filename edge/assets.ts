@@ -95,6 +95,11 @@ export class AssetService {
     return { job, request, versionTag, stale }
   }
 
+  /** The builder daemon's metrics, appended to the edge's /metrics when it runs separately. */
+  builderMetrics(): Promise<string> {
+    return this.deps.builder.metrics()
+  }
+
   /** A finished asset from the store, or null. */
   async lookup(job: BuildJob): Promise<{ meta: AssetMeta; path: string } | null> {
     const meta = await this.deps.store.lookup(job.key)

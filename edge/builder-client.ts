@@ -10,6 +10,8 @@ export type BuiltAsset = { kind: 'file'; path: string } | { kind: 'stream'; stre
 
 export interface BuilderClient {
   build(job: BuildJob): Promise<BuiltAsset>
+  /** The builder daemon's own Prometheus metrics ('' in embedded mode: already in the edge's). */
+  metrics(): Promise<string>
 }
 
 /**
@@ -34,6 +36,10 @@ const assetOf = (job: BuildJob) => ({ key: job.key, url: job.urlParts.join('/') 
 export class InProcessBuilder implements BuilderClient {
   constructor(private readonly manager: BuildManager) {}
 
+  async metrics(): Promise<string> {
+    return ''
+  }
+
   async build(job: BuildJob): Promise<BuiltAsset> {
     try {
       const r = await this.manager.request(job)
@@ -54,6 +60,15 @@ export class HttpBuilder implements BuilderClient {
       this.base = 'http://builder'
     } else {
       this.base = url.replace(/\/+$/, '')
+    }
+  }
+
+  async metrics(): Promise<string> {
+    try {
+      const res = await fetch(`${this.base}/metrics`, { ...(this.unix ? { unix: this.unix } : {}), signal: AbortSignal.timeout(2000) })
+      return res.ok ? await res.text() : ''
+    } catch {
+      return '' // the builder is down or restarting: the edge's own metrics still answer
     }
   }
 

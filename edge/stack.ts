@@ -1,8 +1,9 @@
 /**
  * `npm start`: the whole factory on one machine — Caddy on FACTORY_HTTP_ADDR (cache hits served
  * from disk, everything else proxied), the edge on an internal loopback port and the builder
- * daemon on a unix socket under the data directory. If any of the three exits, the others are
- * stopped and the stack exits non-zero, so a supervisor (systemd, a container runtime) restarts it.
+ * daemon on a unix socket under the data directory. A process that dies is restarted (with
+ * backoff; a build it was running is lost and the next request rebuilds it); one that keeps dying
+ * (5 times within a minute) stops the stack with a non-zero exit for the outer supervisor.
  */
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -40,15 +41,26 @@ const shared = {
 const procs: { name: string; proc: ReturnType<typeof Bun.spawn> }[] = []
 let stopping = false
 
-function start(name: string, cmd: string[], env: Record<string, string | undefined>) {
+function start(name: string, cmd: string[], env: Record<string, string | undefined>, restarts: number[] = []): void {
   const proc = Bun.spawn(cmd, { cwd: root, env, stdout: 'inherit', stderr: 'inherit', stdin: 'ignore' })
-  procs.push({ name, proc })
-  void proc.exited.then((code) => {
+  const entry = { name, proc }
+  procs.push(entry)
+  log.info('process started', { process: name, pid: proc.pid })
+  void proc.exited.then(async (code) => {
     if (stopping) return
-    log.error('process exited; stopping the stack', { process: name, code })
-    void stopAll(1)
+    procs.splice(procs.indexOf(entry), 1)
+    const now = Date.now()
+    const recent = [...restarts.filter((t) => now - t < 60_000), now]
+    if (recent.length > 5) {
+      log.error('process keeps exiting; stopping the stack', { process: name, code })
+      await stopAll(1)
+      return
+    }
+    const delay = Math.min(30_000, 500 * 2 ** (recent.length - 1))
+    log.error('process exited; restarting', { process: name, code, restart_in_ms: delay })
+    await Bun.sleep(delay)
+    if (!stopping) start(name, cmd, env, recent)
   })
-  return proc
 }
 
 async function stopAll(code: number): Promise<never> {

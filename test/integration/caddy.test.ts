@@ -4,7 +4,7 @@
  * edge's headers. curl is the client, as operators use it.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { readFileSync, rmSync } from 'node:fs'
+import { readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startStack, type RunningStack } from '../helpers/stack.ts'
@@ -104,4 +104,44 @@ describe('Caddy edge', () => {
     const nf = await curl([`${stack.url}/image/${'f'.repeat(64)}/${VERSION}/kernel-amd64`])
     expect(nf.h[':status']).toBe('404')
   })
+})
+
+describe('the stack supervises its processes', () => {
+  test('a builder killed mid-build is restarted; nothing partial is visible; the next request rebuilds', async () => {
+    const body = JSON.stringify({
+      customization: {
+        extraKernelArgs: ['killed-mid-build'],
+        systemExtensions: { officialExtensions: ['siderolabs/amd-ucode', 'siderolabs/gvisor', 'siderolabs/gasket-driver', 'siderolabs/realtek-firmware'] },
+      },
+    })
+    const sid = ((await (await fetch(`${stack.url}/schematics`, { method: 'POST', body })).json()) as { id: string }).id
+    const builderPid = () => [...stack.logs().matchAll(/"msg":"process started"[^\n]*"process":"builder","pid":(\d+)/g)].map((m) => Number(m[1])).pop()!
+    const firstPid = builderPid()
+    const url = `${stack.url}/image/${sid}/${VERSION}/initramfs-amd64.xz`
+    const pending = fetch(url).then((r) => r.arrayBuffer()).catch(() => null)
+    // wait until the imager is running (its output temp file exists), then kill the builder
+    const tmp = join(stack.dataDir, 'tmp')
+    for (let i = 0; i < 400 && readdirSync(tmp).length === 0; i++) await Bun.sleep(5)
+    process.kill(firstPid, 'SIGKILL')
+    await pending
+    expect(readdirSync(join(stack.dataDir, 'by-url')).includes(sid)).toBe(false)
+    // restarted by the stack
+    for (let i = 0; i < 200 && builderPid() === firstPid; i++) await Bun.sleep(50)
+    expect(builderPid()).not.toBe(firstPid)
+    let res: Response | undefined
+    for (let i = 0; i < 100; i++) {
+      res = await fetch(url)
+      if (res.status === 200) break
+      await res.arrayBuffer()
+      await Bun.sleep(100)
+    }
+    expect(res!.status).toBe(200)
+    const bytes = new Uint8Array(await res!.arrayBuffer())
+    expect(bytes.length).toBeGreaterThan(100_000)
+    const sum = await (await fetch(`${url}.sha256`)).text()
+    expect(sum.split(' ')[0]).toBe(new Bun.CryptoHasher('sha256').update(bytes).digest('hex'))
+    // the restarted builder's counters are visible through the edge's /metrics
+    const metrics = await (await fetch(`${stack.url}/metrics`)).text()
+    expect(metrics).toMatch(/^image_factory_imager_runs_total [1-9]/m)
+  }, 120_000)
 })
