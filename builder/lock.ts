@@ -11,7 +11,11 @@ import Redis from 'ioredis'
 import { randomBytes } from 'node:crypto'
 
 export interface LockHandle {
-  release(): Promise<void>
+  /**
+   * Releases the lock. `failure` (a build that failed because of its input) is kept for a short
+   * while so nodes that waited on this build answer with it instead of failing the same way again.
+   */
+  release(failure?: string): Promise<void>
 }
 
 export interface BuildLock {
@@ -19,6 +23,8 @@ export interface BuildLock {
   tryAcquire(key: string): Promise<LockHandle | null>
   /** Resolves when the lock for `key` is no longer held (released or expired), or after `timeoutMs`. */
   waitForRelease(key: string, timeoutMs: number): Promise<void>
+  /** The input failure the last holder of `key` published, if any (recent only). */
+  lastFailure(key: string): Promise<string | null>
   close(): Promise<void>
 }
 
@@ -27,12 +33,17 @@ export class LocalLock implements BuildLock {
     return { release: async () => {} }
   }
   async waitForRelease(): Promise<void> {}
+  async lastFailure(): Promise<null> {
+    return null
+  }
   async close(): Promise<void> {}
 }
 
 const RELEASE_SCRIPT = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`
 const RENEW_SCRIPT = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`
 const CHANNEL = 'factory:build-done'
+/** how long a published input failure answers waiters (then the next request tries again) */
+const FAILURE_TTL_MS = 30_000
 
 export class RedisLock implements BuildLock {
   private readonly redis: Redis
@@ -55,6 +66,14 @@ export class RedisLock implements BuildLock {
     return `${this.opts.prefix ?? 'factory:lock:'}${key}`
   }
 
+  private failureKey(key: string): string {
+    return `${this.opts.prefix ?? 'factory:lock:'}failed:${key}`
+  }
+
+  lastFailure(key: string): Promise<string | null> {
+    return this.redis.get(this.failureKey(key)).catch(() => null)
+  }
+
   private wake(key: string): void {
     const set = this.waiters.get(key)
     if (!set) return
@@ -73,10 +92,12 @@ export class RedisLock implements BuildLock {
     renew.unref?.()
     let released = false
     return {
-      release: async () => {
+      release: async (failure?: string) => {
         if (released) return
         released = true
         clearInterval(renew)
+        if (failure !== undefined) await this.redis.set(this.failureKey(key), failure, 'PX', FAILURE_TTL_MS).catch(() => {})
+        else await this.redis.del(this.failureKey(key)).catch(() => {})
         await this.redis.eval(RELEASE_SCRIPT, 1, k, token).catch(() => {})
         await this.redis.publish(CHANNEL, key).catch(() => {})
       },

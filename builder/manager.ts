@@ -11,7 +11,7 @@ import { GrowingFile } from './growing-file.ts'
 import type { BuildLock } from './lock.ts'
 import { Semaphore } from './semaphore.ts'
 import { BUILD_BUCKETS, Histogram, Registry } from '../src/metrics.ts'
-import type { BuildJob, RunBuild } from './job.ts'
+import { BuildInputError, type BuildJob, type RunBuild } from './job.ts'
 
 export type AssetResult =
   | { kind: 'file'; meta: AssetMeta; path: string }
@@ -153,16 +153,23 @@ export class BuildManager {
           this.counters.peerBuilds++
           return
         }
-        continue // the holder failed or died: try to take over
+        // the holder failed because of the input: the same error, without building again
+        const failure = await this.opts.lock.lastFailure(job.key)
+        if (failure !== null) throw new BuildInputError(failure)
+        continue // the holder died (or failed for another reason): try to take over
       }
+      let failure: string | undefined
       try {
         this.queueSeconds.observe((performance.now() - queuedAt) / 1000)
         if (await this.opts.store.lookup(job.key)) return
         await this.runLocked(job, flight, markStarted, log)
         return
+      } catch (err) {
+        if (err instanceof BuildInputError) failure = err.message
+        throw err
       } finally {
         release()
-        await lock.release()
+        await lock.release(failure)
       }
     }
     throw new Error(`could not build ${job.urlParts.join('/')}: other builders kept failing`)

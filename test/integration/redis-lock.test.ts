@@ -70,3 +70,43 @@ test('waiting works again after Redis was unreachable when the first wait subscr
     await lock.close()
   }
 }, 30_000)
+
+test('an input failure is built once in the cluster: waiting nodes answer with it instead of retrying', async () => {
+  const { mkdtempSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const { AssetStore } = await import('../../src/store/asset-store.ts')
+  const { BuildManager } = await import('../../builder/manager.ts')
+  const { BuildInputError } = await import('../../builder/job.ts')
+  const { silentLogger } = await import('../../src/log.ts')
+  const dir = mkdtempSync(join(tmpdir(), 'cluster-fail-'))
+  let runs = 0
+  const run = async () => {
+    runs++
+    await Bun.sleep(200)
+    throw new BuildInputError('extension "x" is not compatible with Talos v1.7.6')
+  }
+  const locks = [new RedisLock(redis.url, { ttlMs: 2000 }), new RedisLock(redis.url, { ttlMs: 2000 })]
+  const managers = locks.map(
+    (lock) => new BuildManager({ store: new AssetStore(dir, { maxBytes: 1e9, log: silentLogger }), lock, run, concurrency: 2, timeoutMs: 10_000, log: silentLogger }),
+  )
+  const job = {
+    key: 'c'.repeat(64),
+    contentType: 'application/x-xz',
+    urlParts: ['d'.repeat(64), 'v1.7.6', 'initramfs-amd64.xz'],
+    version: 'v1.7.6',
+    schematic: { id: 'd'.repeat(64), canonical: '' },
+    profile: {},
+    dependencies: [],
+  }
+  try {
+    const results = await Promise.allSettled(managers.map((m) => m.request(job)))
+    expect(runs).toBe(1)
+    for (const r of results) {
+      expect(r.status).toBe('rejected')
+      expect(String((r as PromiseRejectedResult).reason)).toContain('not compatible')
+    }
+  } finally {
+    await Promise.all(locks.map((l) => l.close()))
+  }
+}, 30_000)
