@@ -4,6 +4,7 @@
  */
 import { loadConfigOrExit } from '../src/config.ts'
 import { createLogger } from '../src/log.ts'
+import { onShutdown } from '../src/shutdown.ts'
 import { builderFetchHandler, serveBuilder } from './daemon.ts'
 import { createBuilder } from './wiring.ts'
 
@@ -21,11 +22,7 @@ const log = createLogger(config.logLevel, { component: 'builder', pid: process.p
 const builder = await createBuilder(config, log)
 const server = serveBuilder(listen, builderFetchHandler(builder.manager, log))
 log.info('builder listening', { url: listen })
-const stop = async (signal: string) => {
-  log.info('shutting down', { signal })
+onShutdown(log, async () => {
   await server.stop()
   await builder.close()
-  process.exit(0)
-}
-process.on('SIGINT', () => void stop('SIGINT'))
-process.on('SIGTERM', () => void stop('SIGTERM'))
+})

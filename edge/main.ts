@@ -4,6 +4,7 @@
  */
 import { loadConfigOrExit } from '../src/config.ts'
 import { createLogger } from '../src/log.ts'
+import { onShutdown } from '../src/shutdown.ts'
 import { buildContext } from './wiring.ts'
 import { createApp, SERVER_HEADER } from './app.ts'
 
@@ -14,14 +15,10 @@ async function main(): Promise<void> {
   const app = createApp(ctx)
   app.listen({ hostname: config.http.host, port: config.http.port, maxRequestBodySize: config.http.maxBodyBytes + 1024, idleTimeout: 0, development: false })
   log.info('starting', { name: SERVER_HEADER, addr: config.http.addr, externalUrl: config.http.externalUrl, dataDir: config.dataDir })
-  const stop = async (signal: string) => {
-    log.info('shutting down', { signal })
+  onShutdown(log, async () => {
     await app.stop()
     await ctx.close()
-    process.exit(0)
-  }
-  process.on('SIGINT', () => void stop('SIGINT'))
-  process.on('SIGTERM', () => void stop('SIGTERM'))
+  })
 }
 
 await main()

@@ -23,11 +23,5 @@ export async function readBodyLimited(request: Request, limit: number): Promise<
     }
     chunks.push(value)
   }
-  const out = new Uint8Array(total)
-  let off = 0
-  for (const c of chunks) {
-    out.set(c, off)
-    off += c.byteLength
-  }
-  return out
+  return Buffer.concat(chunks, total)
 }

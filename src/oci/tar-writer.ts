@@ -318,13 +318,7 @@ export async function tarToBytes(entries: Iterable<TarEntry> | AsyncIterable<Tar
     parts.push(c)
     total += c.length
   }
-  const out = new Uint8Array(total)
-  let off = 0
-  for (const p of parts) {
-    out.set(p, off)
-    off += p.length
-  }
-  return out
+  return Buffer.concat(parts, total)
 }
 
 /** The archive as a web ReadableStream (e.g. for a Response body or a registry blob upload). */
