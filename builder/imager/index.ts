@@ -17,10 +17,49 @@ import { ImagerAbortedError, ImagerUnsupportedError, ioError } from './errors.ts
 import { sweepStaleTemps } from './extension-cache.ts'
 import { buildInitramfs, type InitramfsStats } from './initramfs.ts'
 import { OutputSink } from './output.ts'
-import { NATIVE_KINDS, parseProfile, type ImagerProfile, type OutputKind } from './profile.ts'
+import { parseProfile, type ImagerProfile, type OutputKind } from './profile.ts'
 
 export { parseProfile, type ImagerProfile } from './profile.ts'
 export { writeEmbeddedConfigExtension, writeSchematicExtension } from './virtual-extensions.ts'
+
+/**
+ * What an output builder gets: the checked profile, the output file (written front to back), the
+ * command line and this run's scratch space. One builder per output kind, one file per family.
+ */
+export interface BuildContext {
+  readonly output: OutputSink
+  /** The kernel command line of the profile (imager-spec §3), computed once. */
+  readonly cmdline: string
+  readonly cacheDir: string | null
+  /** Scratch directory of this run (removed afterwards). */
+  readonly workDir: string
+  readonly extensionDigests?: Readonly<Record<string, string>>
+  readonly signal?: AbortSignal
+}
+
+/** Builds one output kind into `ctx.output`; may return statistics for the result. */
+export type KindBuilder = (profile: ImagerProfile, ctx: BuildContext) => Promise<Partial<Pick<ImagerResult, 'initramfs'>> | void>
+
+const BUILDERS: Partial<Record<OutputKind, KindBuilder>> = {
+  kernel: async (p, ctx) => {
+    await ctx.output.appendFile(p.input.kernel)
+  },
+  cmdline: async (_p, ctx) => {
+    await ctx.output.write(new TextEncoder().encode(ctx.cmdline))
+  },
+  initramfs: async (p, ctx) => ({
+    initramfs: await buildInitramfs(p, {
+      output: ctx.output,
+      cacheDir: ctx.cacheDir,
+      workDir: ctx.workDir,
+      ...(ctx.extensionDigests ? { extensionDigests: ctx.extensionDigests } : {}),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    }),
+  }),
+}
+
+/** Output kinds the native imager builds. */
+export const NATIVE_KINDS: ReadonlySet<OutputKind> = new Set(Object.keys(BUILDERS) as OutputKind[])
 
 export interface RunImagerOptions {
   /** File to write the asset to (created/truncated). */
@@ -60,7 +99,8 @@ export async function runImager(profileInput: string | ImagerProfile, opts: RunI
   const started = performance.now()
   const profile = typeof profileInput === 'string' ? parseProfile(profileInput) : profileInput
   const kind = profile.output.kind
-  if (!NATIVE_KINDS.has(kind)) throw new ImagerUnsupportedError(`output kind ${kind} is not supported by the native imager yet`)
+  const builder = BUILDERS[kind]
+  if (builder === undefined) throw new ImagerUnsupportedError(`output kind ${kind} is not supported by the native imager yet`)
   if (profile.output.outFormat !== 'raw') throw new ImagerUnsupportedError(`output format ${profile.output.outFormat} is not supported by the native imager yet`)
   if (kind === 'cmdline' && profile.hasOverlay) throw new ImagerUnsupportedError('overlay kernel arguments are not supported by the native imager yet')
   // validates the platform for every kind (the reference builds the cmdline unconditionally)
@@ -89,23 +129,15 @@ export async function runImager(profileInput: string | ImagerProfile, opts: RunI
   let bytes = 0
   let initramfs: InitramfsStats | undefined
   try {
-    switch (kind) {
-      case 'kernel':
-        await out.appendFile(profile.input.kernel)
-        break
-      case 'cmdline':
-        await out.write(new TextEncoder().encode(cmdline))
-        break
-      case 'initramfs':
-        initramfs = await buildInitramfs(profile, {
-          output: out,
-          cacheDir: opts.cacheDir ?? null,
-          workDir: work,
-          ...(opts.extensionDigests ? { extensionDigests: opts.extensionDigests } : {}),
-          ...(opts.signal ? { signal: opts.signal } : {}),
-        })
-        break
-    }
+    const extra = await builder(profile, {
+      output: out,
+      cmdline,
+      cacheDir: opts.cacheDir ?? null,
+      workDir: work,
+      ...(opts.extensionDigests ? { extensionDigests: opts.extensionDigests } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    })
+    if (extra?.initramfs) initramfs = extra.initramfs
     bytes = await out.size()
     ok = true
   } catch (err) {

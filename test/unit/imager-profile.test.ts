@@ -41,8 +41,17 @@ describe('imager profile parsing', () => {
     expect(p.platform).toBe('metal')
     expect(p.version).toBe('v1.11.0')
     expect(p.name).toBe('Talos')
-    expect(p.input).toEqual({ kernel: '/k', initramfs: '/i', systemExtensions: [{ tarballPath: '/ext/a' }, { tarballPath: '/ext/b', digest: 'sha256:abc' }] })
-    expect(p.output).toEqual({ kind: 'initramfs', outFormat: 'raw' })
+    expect(p.input).toEqual({
+      kernel: '/k',
+      initramfs: '/i',
+      sdStub: '/usr/install/amd64/systemd-stub.efi',
+      sdBoot: '/usr/install/amd64/systemd-boot.efi',
+      systemExtensions: [{ tarballPath: '/ext/a' }, { tarballPath: '/ext/b', digest: 'sha256:abc' }],
+      baseInstaller: null,
+      overlayInstaller: null,
+      secureboot: null,
+    })
+    expect(p.output).toEqual({ kind: 'initramfs', outFormat: 'raw', imageOptions: null, isoOptions: null })
     expect(p.hasOverlay).toBe(false)
   })
 
@@ -75,6 +84,38 @@ describe('imager profile parsing', () => {
     expectError('arch: amd64\n  bad: indentation\n', InvalidInputError, /^profile is not valid YAML/)
   })
 
+  test('image options: the reference bootloader choice and disk size adjustment (imager-spec §2.5, §2.7)', () => {
+    const image = (version: string, arch: string, extra = '') =>
+      parseProfile(`arch: ${arch}\nplatform: metal\nversion: ${version}\n${extra}output:\n  kind: image\n  imageOptions: {diskSize: 1306525696, diskFormat: raw}\n  outFormat: .zst\n`)
+    const MiB = 1024 * 1024
+    // table 2.7: 1246 MiB base
+    expect(image('v1.9.0', 'amd64').output.imageOptions).toMatchObject({ bootloader: 'grub', diskSize: 1306525696, diskSectorSize: 512, sdBootEnrollKeys: 'if-safe' })
+    expect(image('v1.10.0', 'amd64').output.imageOptions).toMatchObject({ bootloader: 'dual-boot', diskSize: 2247 * MiB })
+    expect(image('v1.11.0', 'amd64').output.imageOptions).toMatchObject({ bootloader: 'dual-boot', diskSize: 4453302272 })
+    expect(image('v1.11.0', 'arm64').output.imageOptions).toMatchObject({ bootloader: 'sd-boot', diskSize: 2355101696 })
+    expect(image('v1.12.0', 'amd64', 'secureboot: true\n').output.imageOptions).toMatchObject({ bootloader: 'sd-boot', diskSize: 2355101696 })
+    expect(image('v1.12.0', 'amd64').output.outFormat).toBe('.zst')
+  })
+
+  test('ISO options: bootloader only from 1.12; enrolment mode defaults to if-safe', () => {
+    const iso = (version: string, arch: string, opts = '') => parseProfile(`arch: ${arch}\nplatform: metal\nversion: ${version}\noutput:\n  kind: iso\n${opts}`).output.isoOptions
+    expect(iso('v1.11.0', 'amd64')).toEqual({ sdBootEnrollKeys: 'if-safe', bootloader: null })
+    expect(iso('v1.12.0', 'amd64')).toEqual({ sdBootEnrollKeys: 'if-safe', bootloader: 'dual-boot' })
+    expect(iso('v1.12.0', 'arm64')).toEqual({ sdBootEnrollKeys: 'if-safe', bootloader: 'sd-boot' })
+    expect(iso('v1.12.0', 'amd64', '  isoOptions: {bootloader: grub, sdBootEnrollKeys: force}\n')).toEqual({ sdBootEnrollKeys: 'force', bootloader: 'grub' })
+  })
+
+  test('Secure Boot inputs default to the reference /secureboot paths', () => {
+    const p = parseProfile('arch: amd64\nplatform: metal\nsecureboot: true\nversion: v1.12.0\noutput: {kind: uki}\n', { secureBootPrefix: '/keys' })
+    expect(p.input.secureboot).toEqual({
+      signingKeyPath: '/keys/uki-signing-key.pem',
+      signingCertPath: '/keys/uki-signing-cert.pem',
+      pcrKeyPath: '/keys/pcr-signing-key.pem',
+      includeWellKnownCerts: false,
+    })
+    expectError('arch: amd64\nplatform: metal\nsecureboot: true\nversion: v1.12.0\ninput: {secureboot: {platformKeyPath: /pk}}\noutput: {kind: uki}\n', InvalidInputError, /must be set together/)
+  })
+
   test('extension inputs need a tarballPath (a tar or an extracted directory)', () => {
     expectError(BASE.replace('imageRef: ""\n      tarballPath: /ext/a', 'imageRef: ghcr.io/siderolabs/gvisor:1'), NotImplementedError, /pulling .* is not supported by the native imager/)
     expectError(BASE.replace('tarballPath: /ext/a', 'ociPath: /oci'), NotImplementedError, /ociPath inputs are not supported/)
@@ -84,5 +125,13 @@ describe('imager profile parsing', () => {
     expect(exitCodeFor(new InvalidInputError('x'))).toBe(2)
     expect(exitCodeFor(new NotImplementedError('x'))).toBe(3)
     expect(exitCodeFor(new Error('x'))).toBe(1)
+  })
+})
+
+describe('output kinds', () => {
+  test('the edge offers exactly the kinds the native imager builds', async () => {
+    const { NATIVE_KINDS } = await import('../../builder/imager/index.ts')
+    const { BUILT_KINDS } = await import('../../src/asset/kinds.ts')
+    expect([...NATIVE_KINDS].sort()).toEqual([...BUILT_KINDS].sort())
   })
 })
