@@ -15,6 +15,7 @@ import { metaRoutes } from './routes/meta.ts'
 import { talosctlRoutes } from './routes/talosctl.ts'
 import { imageRoutes } from './routes/image.ts'
 import { pxeRoutes } from './routes/pxe.ts'
+import { statusRoutes } from './routes/status.ts'
 import type { AppContext } from './context.ts'
 import type { Builder } from '../builder/wiring.ts'
 import { createEdgeMetrics } from './metrics.ts'
@@ -118,6 +119,7 @@ export function createApp(ctx: AppContext & { builder?: Builder }) {
       detail: { summary: 'Prometheus metrics', tags: ['health'] },
     })
     .use(healthRoutes())
+    .use(statusRoutes(ctx))
     .use(schematicRoutes(ctx))
     .use(metaRoutes(ctx))
     .use(talosctlRoutes(ctx))

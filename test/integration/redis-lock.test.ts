@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { RedisLock } from '../../builder/lock.ts'
 import { startRedis, type TestRedis } from '../helpers/redis.ts'
+import type { BuildJob } from '../../src/asset/job.ts'
 
 let redis: TestRedis
 beforeAll(async () => {
@@ -90,7 +91,7 @@ test('an input failure is built once in the cluster: waiting nodes answer with i
   const managers = locks.map(
     (lock) => new BuildManager({ store: new AssetStore(dir, { maxBytes: 1e9, log: silentLogger }), lock, run, concurrency: 2, timeoutMs: 10_000, log: silentLogger }),
   )
-  const job = {
+  const job: BuildJob = {
     key: 'c'.repeat(64),
     contentType: 'application/x-xz',
     urlParts: ['d'.repeat(64), 'v1.7.6', 'initramfs-amd64.xz'],
