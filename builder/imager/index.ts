@@ -4,8 +4,8 @@
  *   await runImager(profileYamlOrParsed, { output: '/path/asset', cacheDir, workDir, signal })
  *
  * Output kinds built today: `kernel` (the kernel bytes), `cmdline` (the kernel command line, no
- * trailing newline), `initramfs` (base initramfs + system extensions, initramfs.ts). Other kinds
- * throw ImagerUnsupportedError. The asset is written progressively to `output` (front to back,
+ * trailing newline), `initramfs` (base initramfs + system extensions, initramfs.ts), `image` (disk
+ * images in every disk and output format, disk.ts). Other kinds throw ImagerUnsupportedError. The asset is written progressively to `output` (front to back,
  * visible to a reader tailing the file); on failure the partial file is left for the caller to
  * discard. `bun builder/imager/cli.ts` is the same thing as a command (profile on stdin).
  */
@@ -15,8 +15,10 @@ import { join } from 'node:path'
 import { buildCmdline } from '../../src/talos/cmdline.ts'
 import { ImagerAbortedError, ImagerUnsupportedError, ioError } from './errors.ts'
 import { sweepStaleTemps } from './extension-cache.ts'
+import { buildDiskImage } from './disk.ts'
 import { buildInitramfs, type InitramfsStats } from './initramfs.ts'
 import { OutputSink } from './output.ts'
+import { prepareOverlay, type PreparedOverlay } from './overlay.ts'
 import { parseProfile, type ImagerProfile, type OutputKind } from './profile.ts'
 
 export { parseProfile, type ImagerProfile } from './profile.ts'
@@ -35,6 +37,8 @@ export interface BuildContext {
   readonly workDir: string
   readonly extensionDigests?: Readonly<Record<string, string>>
   readonly signal?: AbortSignal
+  /** The profile's overlay with its `get-options` answer, when it has one (overlay.ts). */
+  readonly overlay?: PreparedOverlay | null
 }
 
 /** Builds one output kind into `ctx.output`; may return statistics for the result. */
@@ -56,6 +60,9 @@ const BUILDERS: Partial<Record<OutputKind, KindBuilder>> = {
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     }),
   }),
+  image: async (p, ctx) => {
+    await buildDiskImage(p, ctx)
+  },
 }
 
 /** Output kinds the native imager builds. */
@@ -82,14 +89,18 @@ export interface ImagerResult {
   readonly initramfs?: InitramfsStats
 }
 
-/** The imager's command line for a profile (computed for every kind, as the reference does). */
-export function profileCmdline(p: ImagerProfile): string {
+/**
+ * The imager's command line for a profile (computed for every kind, as the reference does);
+ * `overlayKernelArgs` is the overlay installer's `get-options` answer.
+ */
+export function profileCmdline(p: ImagerProfile, overlayKernelArgs?: readonly string[]): string {
   return buildCmdline({
     platform: p.platform,
     arch: p.arch,
     version: p.version,
     outputKind: p.output.kind,
     secureboot: p.secureboot,
+    ...(overlayKernelArgs !== undefined ? { overlayKernelArgs } : {}),
     metaContents: p.customization.metaContents,
     extraKernelArgs: p.customization.extraKernelArgs,
   })
@@ -101,10 +112,12 @@ export async function runImager(profileInput: string | ImagerProfile, opts: RunI
   const kind = profile.output.kind
   const builder = BUILDERS[kind]
   if (builder === undefined) throw new ImagerUnsupportedError(`output kind ${kind} is not supported by the native imager yet`)
-  if (profile.output.outFormat !== 'raw') throw new ImagerUnsupportedError(`output format ${profile.output.outFormat} is not supported by the native imager yet`)
-  if (kind === 'cmdline' && profile.hasOverlay) throw new ImagerUnsupportedError('overlay kernel arguments are not supported by the native imager yet')
-  // validates the platform for every kind (the reference builds the cmdline unconditionally)
-  const cmdline = profileCmdline(profile)
+  // disk images post-process their own output (compressors stream into it)
+  if (profile.output.outFormat !== 'raw' && kind !== 'image') throw new ImagerUnsupportedError(`output format ${profile.output.outFormat} is not supported by the native imager yet`)
+  if (profile.hasOverlay && profile.overlay === null) throw new ImagerUnsupportedError('overlay.image is required to use an overlay')
+  // validates the platform for every kind (the reference builds the cmdline unconditionally);
+  // checked again with the overlay's kernel args once its installer answered
+  profileCmdline(profile)
   if (opts.signal?.aborted) throw new ImagerAbortedError('build cancelled')
 
   const parent = opts.workDir ?? tmpdir()
@@ -124,6 +137,16 @@ export async function runImager(profileInput: string | ImagerProfile, opts: RunI
     await sweepStaleTemps(opts.cacheDir)
   }
 
+  let overlay: PreparedOverlay | null
+  let cmdline: string
+  try {
+    overlay = await prepareOverlay(profile, work, opts.signal)
+    cmdline = profileCmdline(profile, overlay?.kernelArgs)
+  } catch (err) {
+    await rm(work, { recursive: true, force: true }).catch(() => undefined)
+    throw err
+  }
+
   const out = await OutputSink.open(opts.output)
   let ok = false
   let bytes = 0
@@ -132,6 +155,7 @@ export async function runImager(profileInput: string | ImagerProfile, opts: RunI
     const extra = await builder(profile, {
       output: out,
       cmdline,
+      overlay,
       cacheDir: opts.cacheDir ?? null,
       workDir: work,
       ...(opts.extensionDigests ? { extensionDigests: opts.extensionDigests } : {}),

@@ -9,6 +9,7 @@
  */
 import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
+import { forEachDataChunk } from './disk-file.ts'
 import { ioError } from './errors.ts'
 import { runTool } from './exec.ts'
 
@@ -86,6 +87,40 @@ export class OutputSink {
       await src.close()
     }
     return total
+  }
+
+  /**
+   * Appends a whole (sparse) file: runs of zeros become holes (the file is extended with
+   * ftruncate), so an 8 GiB raw disk image costs only its data blocks.
+   */
+  async appendSparseFile(path: string, signal?: AbortSignal): Promise<void> {
+    const start = await this.size()
+    let end = start
+    const total = await forEachDataChunk(
+      path,
+      Number.MAX_SAFE_INTEGER,
+      async (offset, data) => {
+        const at = start + offset
+        if (at > end) await this.extendTo(at)
+        await this.write(data)
+        end = at + data.byteLength
+      },
+      signal,
+    )
+    if (start + total > end) await this.extendTo(start + total)
+  }
+
+  private async extendTo(size: number): Promise<void> {
+    try {
+      await this.fh.truncate(size)
+    } catch (err) {
+      throw ioError(`cannot extend output ${this.path}`, err)
+    }
+  }
+
+  /** Runs `cmd args…` with its stdout appended to the file (e.g. `zstd -c <file>`). */
+  async appendToolOutput(cmd: string, args: readonly string[], signal?: AbortSignal): Promise<void> {
+    await runTool(cmd, args, { stdout: this.fh.fd, signal })
   }
 
   /** Runs a filter (e.g. `zstd -c`) with `input` on its stdin and its stdout appended to the file. */

@@ -1,0 +1,46 @@
+/**
+ * The EFI system partition as a file (imager-spec §7.6): `mkfs.vfat -F 32 -n EFI --invariant` on a
+ * sparse file of the partition size, then mtools copies the staged tree in (`mcopy -s -p -Q -m`,
+ * one call per top-level entry, sorted) — no loop device, no mount. Staged files get the
+ * SOURCE_DATE_EPOCH mtime first (the reference's TouchFiles), so the FAT is reproducible.
+ */
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { compareBytes } from './cpio.ts'
+import { createSparseFile } from './disk-file.ts'
+import { ioError } from './errors.ts'
+import { runTool } from './exec.ts'
+import { touchTree } from './stage.ts'
+
+export interface FatOptions {
+  /** the filesystem image file to create */
+  readonly image: string
+  /** bytes (the partition size) */
+  readonly size: number
+  readonly sectorSize: number
+  readonly label: string
+  /** directory whose contents become the filesystem root; null = empty filesystem */
+  readonly source: string | null
+  readonly signal?: AbortSignal
+}
+
+/** mtools reads no user configuration and never asks questions. */
+const MTOOLS_ENV = { MTOOLSRC: '/dev/null', MTOOLS_SKIP_CHECK: '1' }
+
+export async function buildFat(opts: FatOptions): Promise<void> {
+  await createSparseFile(opts.image, opts.size)
+  const args = ['-F', '32', '-n', opts.label, '--invariant']
+  if (opts.sectorSize !== 512) args.push('-S', String(opts.sectorSize))
+  await runTool('mkfs.vfat', [...args, opts.image], { signal: opts.signal })
+  if (opts.source === null) return
+  await touchTree(opts.source)
+  let names: string[]
+  try {
+    names = (await readdir(opts.source)).sort(compareBytes)
+  } catch (err) {
+    throw ioError(`cannot read ${opts.source}`, err)
+  }
+  for (const name of names) {
+    await runTool('mcopy', ['-s', '-p', '-Q', '-m', '-i', opts.image, join(opts.source, name), '::'], { env: MTOOLS_ENV, signal: opts.signal })
+  }
+}
