@@ -69,6 +69,11 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
           digests[dir] = `${String(dep.digest)}-${String(dep.arch)}`
           return
         }
+        case 'overlay': {
+          // host-arch image (its installer runs) or target-arch image (artifacts for installers)
+          local.set(path, await opts.artifacts.image(repositoryOf(String(dep.ref)), String(dep.digest), String(dep.arch)))
+          return
+        }
         case 'schematic-extension': {
           const dir = join(opts.cacheDir, 'schematics', `${job.schematic.id}-${dep.withExtraInfo ? 'extra' : 'plain'}`)
           if (!(await pathExists(dir))) {
@@ -106,6 +111,17 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
       if (!dir) throw new BuildInputError(`no local input for extension ${JSON.stringify(key)}`)
       return { imageRef: '', tarballPath: dir }
     })
+    // overlay images: the imager takes extracted directories as tarballPath
+    const overlay = profile.overlay as { image?: ContainerAssetLike } | undefined
+    const localImage = (asset: ContainerAssetLike | undefined, what: string): ContainerAssetLike | undefined => {
+      if (asset === undefined) return undefined
+      const dir = local.get(asset.ociPath ?? asset.tarballPath ?? '')
+      if (!dir) throw new BuildInputError(`no local input for ${what}`)
+      return { imageRef: asset.imageRef ?? '', tarballPath: dir }
+    }
+    if (overlay?.image) overlay.image = localImage(overlay.image, 'the overlay image')
+    const overlayInstaller = profile.input.overlayInstaller as ContainerAssetLike | undefined
+    if (overlayInstaller) profile.input.overlayInstaller = localImage(overlayInstaller, 'the overlay installer image')
 
     await mkdir(opts.workDir, { recursive: true })
     await mkdir(opts.cacheDir, { recursive: true })

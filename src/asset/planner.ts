@@ -16,7 +16,7 @@ import type { BuildJob } from './job.ts'
 import { BUILT_KINDS } from './kinds.ts'
 import { contentTypeFor } from './mime.ts'
 import { ENHANCE_ERROR_PREFIX, PATH_ERROR_PREFIX, parseAssetPath, prefixError, type AssetRequest } from './path.ts'
-import { buildProfile, type SecureBootAssets } from './profile.ts'
+import { buildProfile, overlayProfileFragment, type SecureBootAssets } from './profile.ts'
 
 export interface PlannedAsset {
   job: BuildJob
@@ -70,7 +70,10 @@ export class AssetPlanner {
         resolveOverlay: async (name) => {
           const list = (await catalog.overlays(versionTag)).value
           const found = list.find((o) => o.name === name)
-          return found ? { name: found.name, ref: found.ref, digest: found.digest, profile: null } : null
+          if (!found) return null
+          // the overlay's profile fragment (e.g. `bootloader: grub`) shapes the profile and its key
+          const fragment = await catalog.overlayProfile(found, name)
+          return { name: found.name, ref: found.ref, digest: found.digest, profile: fragment === null ? null : overlayProfileFragment(fragment) }
         },
       })
     } catch (err) {

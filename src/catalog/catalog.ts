@@ -5,7 +5,9 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import YAML from 'yaml'
 import { InvalidInputError, NotFoundError } from '../errors.ts'
+import { resolveInRoot } from '../oci/extract.ts'
 import type { Logger } from '../log.ts'
 import { compareSemver, coreCompare, formatSemver, formatVersionTag, parseSemver, semver, toVersionTag, tryParseSemver, semverEquals, type SemVer } from '../talos/semver.ts'
 import { parseExtensionCatalog, type OfficialExtension } from './extensions.ts'
@@ -152,6 +154,26 @@ export class Catalog {
       return parseOverlayCatalog(text)
     })
     return { value: r.value, stale: r.stale || checked.stale }
+  }
+
+  /**
+   * The parsed `profiles/<name>.yaml` of an overlay image (an imager profile fragment, factory-spec
+   * §5.3), or null when the image has none. Read once per image digest.
+   */
+  async overlayProfile(overlay: OfficialOverlay, name: string): Promise<unknown> {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new InvalidInputError(`invalid overlay name ${JSON.stringify(name)}`)
+    const r = await this.cached(`overlay-profile:${overlay.digest}:${name}`, async () => {
+      const dir = await this.opts.source.extract(overlay.image, overlay.digest)
+      const path = await resolveInRoot(dir, `profiles/${name}.yaml`).catch(() => null)
+      const text = path === null ? null : await readOptional(path)
+      if (text === null) return null
+      try {
+        return YAML.parse(text) as unknown
+      } catch {
+        throw new Error(`overlay ${overlay.image}: profiles/${name}.yaml is not valid YAML`)
+      }
+    })
+    return r.value
   }
 
   /** talosctl file names for a version (empty before 1.11.0-alpha.3). */
