@@ -19,6 +19,7 @@ import { buildDiskImage } from './disk.ts'
 import { buildInitramfs, type InitramfsStats } from './initramfs.ts'
 import { OutputSink } from './output.ts'
 import { prepareOverlay, type PreparedOverlay } from './overlay.ts'
+import { writeUkiTo } from './parts.ts'
 import { parseProfile, type ImagerProfile, type OutputKind } from './profile.ts'
 
 export { parseProfile, type ImagerProfile } from './profile.ts'
@@ -50,6 +51,10 @@ const BUILDERS: Partial<Record<OutputKind, KindBuilder>> = {
   },
   cmdline: async (_p, ctx) => {
     await ctx.output.write(new TextEncoder().encode(ctx.cmdline))
+  },
+  uki: async (p, ctx) => {
+    // the UKI output kind carries no extra profile (imager-spec §5.1)
+    await writeUkiTo(p, ctx, ctx.output, { extraProfiles: [] })
   },
   initramfs: async (p, ctx) => ({
     initramfs: await buildInitramfs(p, {
