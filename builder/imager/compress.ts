@@ -9,7 +9,7 @@
  */
 import type { OutFormat } from './profile.ts'
 
-export const DISK_ZSTD_LEVEL = 18
+export const DISK_ZSTD_LEVEL = 3
 export const XZ_PRESET = 0
 export const GZIP_LEVEL = 6
 

@@ -19,43 +19,21 @@ import { Quirks } from '../../src/talos/quirks.ts'
 import { DiskFile } from './disk-file.ts'
 import { convertDisk, emitDisk } from './disk-format.ts'
 import { diskMetaValues, diskPartitions, type DiskBootloader } from './disk-layout.ts'
-import { ImagerUnsupportedError, ioError } from './errors.ts'
+import { ioError } from './errors.ts'
 import { buildFat } from './fat.ts'
 import { gptWrites, planGpt, type PlacedPartition } from './gpt.ts'
 import { grubBiosImages, grubConfig, grubEfiImage, patchBiosGrub, type BiosGrub } from './grub.ts'
 import type { BuildContext } from './index.ts'
-import { buildInitramfs } from './initramfs.ts'
 import { metaPartitionHead } from './meta-partition.ts'
-import { OutputSink } from './output.ts'
 import { mergeInto, runOverlayInstall } from './overlay.ts'
+import { enrollmentFiles, initramfsFile, sdBootFile, ukiFile } from './parts.ts'
 import type { ImagerProfile } from './profile.ts'
-import { stageData, stageFile } from './stage.ts'
+import { stageData, stageFile, stageLink } from './stage.ts'
 import { buildXfs } from './xfs.ts'
 
 /** `EFI/boot/BOOTX64.efi` / `BOOTAA64.efi` (lower-case `boot` and `.efi`, as the reference). */
 export function efiBootPath(arch: 'amd64' | 'arm64'): string {
   return `EFI/boot/${arch === 'amd64' ? 'BOOTX64' : 'BOOTAA64'}.efi`
-}
-
-/** The initramfs with extensions as a file (the disk needs it twice: BOOT and the UKI). */
-async function initramfsToFile(p: ImagerProfile, ctx: BuildContext, path: string): Promise<string> {
-  const sink = await OutputSink.open(path)
-  let ok = false
-  try {
-    await buildInitramfs(p, {
-      output: sink,
-      cacheDir: ctx.cacheDir,
-      workDir: ctx.workDir,
-      ...(ctx.extensionDigests ? { extensionDigests: ctx.extensionDigests } : {}),
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
-    })
-    ok = true
-  } finally {
-    await sink.close({ sync: false }).catch((err: unknown) => {
-      if (ok) throw err
-    })
-  }
-  return path
 }
 
 interface Staged {
@@ -66,10 +44,8 @@ interface Staged {
 /** GRUB staging (imager-spec §7.4): BOOT contents, the UEFI GRUB image and the BIOS images. */
 async function stageGrub(p: ImagerProfile, ctx: BuildContext, work: string, stage: string, bootloader: DiskBootloader): Promise<Staged> {
   const q = new Quirks(p.version)
-  const initramfs = await initramfsToFile(p, ctx, join(work, 'initramfs.xz'))
   await stageFile(p.input.kernel, join(stage, 'boot/A/vmlinuz'))
-  await stageFile(initramfs, join(stage, 'boot/A/initramfs.xz'))
-  await rm(initramfs, { force: true })
+  await stageLink(await initramfsFile(p, ctx), join(stage, 'boot/A/initramfs.xz'))
   const reset = bootloader === 'dual-boot' || q.supportsResetGrubOption()
   await stageData(join(stage, 'boot/grub/grub.cfg'), grubConfig({ version: p.version, cmdline: ctx.cmdline, reset }), 0o600)
   const efiDir = join(stage, 'EFI', 'EFI', 'boot')
@@ -81,9 +57,33 @@ async function stageGrub(p: ImagerProfile, ctx: BuildContext, work: string, stag
   return { bios }
 }
 
-/** sd-boot staging (imager-spec §7.3). Needs the UKI builder. */
-async function stageSdBoot(_p: ImagerProfile, _ctx: BuildContext, _stage: string): Promise<void> {
-  throw new ImagerUnsupportedError('sd-boot disk images are not supported by the native imager yet (they need the UKI builder)')
+/** `loader/loader.conf` of the ESP; Secure Boot images name the enrolment mode (imager-spec §7.3). */
+export function loaderConf(enroll: string | null): string {
+  const base = '# systemd-boot configuration\n\ntimeout 10\n'
+  return enroll === null ? base : `${base}\nsecure-boot-enroll ${enroll}\n`
+}
+
+/**
+ * sd-boot staging (imager-spec §7.3): systemd-boot as the removable-media loader, the UKI (with
+ * the `reset-maintenance` profile) as `EFI/Linux/Talos-<version>.efi`, loader.conf and, for
+ * Secure Boot unless enrolment is off, the PK/KEK/db `.auth` files for auto-enrolment.
+ */
+async function stageSdBoot(p: ImagerProfile, ctx: BuildContext, stage: string): Promise<void> {
+  const io = p.output.imageOptions
+  const esp = join(stage, 'EFI')
+  const [uki, sdBoot] = await Promise.all([ukiFile(p, ctx), sdBootFile(p, ctx)])
+  await stageFile(sdBoot, join(esp, efiBootPath(p.arch)))
+  await stageLink(uki, join(esp, 'EFI', 'Linux', `Talos-${p.version}.efi`))
+  const enroll = p.secureboot && io !== null && io.sdBootEnrollKeys !== 'off' ? io.sdBootEnrollKeys : null
+  if (enroll !== null) {
+    const keys = await enrollmentFiles(p, ctx)
+    if (keys !== null) {
+      await stageFile(keys.pk, join(esp, 'loader/keys/auto/PK.auth'))
+      await stageFile(keys.kek, join(esp, 'loader/keys/auto/KEK.auth'))
+      await stageFile(keys.db, join(esp, 'loader/keys/auto/db.auth'))
+    }
+  }
+  await stageData(join(esp, 'loader/loader.conf'), loaderConf(enroll))
 }
 
 /** Waits for every build (none is left writing into the disk) and rethrows the first failure. */

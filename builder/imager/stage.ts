@@ -3,7 +3,7 @@
  * each filesystem from a directory): copying inputs in, writing generated files, and pinning every
  * mtime to SOURCE_DATE_EPOCH before a filesystem is made from the tree.
  */
-import { copyFile, lstat, mkdir, readdir, utimes, writeFile, chmod } from 'node:fs/promises'
+import { copyFile, link, lstat, mkdir, readdir, utimes, writeFile, chmod } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { ioError } from './errors.ts'
 import { SOURCE_DATE_EPOCH } from './exec.ts'
@@ -16,6 +16,20 @@ export async function stageFile(src: string, dst: string, mode = 0o644): Promise
     await chmod(dst, mode)
   } catch (err) {
     throw ioError(`cannot stage ${src}`, err)
+  }
+}
+
+/**
+ * Puts a scratch file (one this build made, e.g. the initramfs or UKI) at `dst` without copying
+ * it: a hard link, or a copy where links are not possible. Never use it for inputs: staging
+ * rewrites mtimes.
+ */
+export async function stageLink(src: string, dst: string): Promise<void> {
+  try {
+    await mkdir(dirname(dst), { recursive: true })
+    await link(src, dst)
+  } catch {
+    await stageFile(src, dst)
   }
 }
 
