@@ -24,12 +24,24 @@ export interface FatOptions {
   readonly signal?: AbortSignal
 }
 
+/** FAT32 needs at least this many clusters; mtools decides the FAT type by the count alone. */
+const FAT32_MIN_CLUSTERS = 65525
+
+/**
+ * FAT type for a filesystem of `size` bytes: FAT32 as the reference, unless even one sector per
+ * cluster leaves fewer clusters than FAT32 allows — the 100 MiB GRUB ESP with 4 KiB sectors —
+ * where mkfs.vfat would write a FAT32 that mtools (and some firmware) then read as FAT16.
+ */
+export function fatBits(size: number, sectorSize: number): 32 | 16 {
+  return size / sectorSize >= FAT32_MIN_CLUSTERS + 2048 ? 32 : 16
+}
+
 /** mtools reads no user configuration and never asks questions. */
 const MTOOLS_ENV = { MTOOLSRC: '/dev/null', MTOOLS_SKIP_CHECK: '1' }
 
 export async function buildFat(opts: FatOptions): Promise<void> {
   await createSparseFile(opts.image, opts.size)
-  const args = ['-F', '32', '-n', opts.label, '--invariant']
+  const args = ['-F', String(fatBits(opts.size, opts.sectorSize)), '-n', opts.label, '--invariant']
   if (opts.sectorSize !== 512) args.push('-S', String(opts.sectorSize))
   await runTool('mkfs.vfat', [...args, opts.image], { signal: opts.signal })
   if (opts.source === null) return
