@@ -64,7 +64,15 @@ async function runInstaller(o: { installer: string; name: string; scratch: strin
   const envArgs = ['env', '-i', `PATH=${CLEAN_PATH}`, `HOME=${o.scratch}`, `TMPDIR=${o.scratch}`, 'LANG=C.UTF-8']
   const argv = isolated ? ['unshare', '--user', '--map-root-user', '--net', '--', ...envArgs, o.installer, command] : [...envArgs, o.installer, command]
   if (!isolated) process.stderr.write(`overlay installer ${o.name}: network namespaces are not available, running without network isolation\n`)
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: o.scratch, stdio: ['pipe', 'pipe', 'pipe'] })
+  // own process group: a timeout or cancel kills everything the installer started
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: o.scratch, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
+  const killAll = (): void => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL')
+    } catch {
+      child.kill('SIGKILL')
+    }
+  }
   let stdout = ''
   let stderr = ''
   let overflow = false
@@ -82,10 +90,10 @@ async function runInstaller(o: { installer: string; name: string; scratch: strin
   let timedOut = false
   const timer = setTimeout(() => {
     timedOut = true
-    child.kill('SIGKILL')
+    killAll()
   }, timeoutMs)
   const onAbort = (): void => {
-    child.kill('SIGKILL')
+    killAll()
   }
   signal?.addEventListener('abort', onAbort, { once: true })
   try {
@@ -126,7 +134,7 @@ function parseOptions(name: string, text: string): { kernelArgs: string[]; parti
 }
 
 /** Locates the overlay's installer and runs `get-options` (imager-spec §9.1). */
-export async function prepareOverlay(p: ImagerProfile, workDir: string, signal?: AbortSignal): Promise<PreparedOverlay | null> {
+export async function prepareOverlay(p: ImagerProfile, workDir: string, signal?: AbortSignal, timeoutMs = GET_OPTIONS_TIMEOUT_MS): Promise<PreparedOverlay | null> {
   const overlay = p.overlay
   if (overlay === null) return null
   const root = overlay.image.tarballPath
@@ -142,7 +150,7 @@ export async function prepareOverlay(p: ImagerProfile, workDir: string, signal?:
   } catch (err) {
     throw ioError(`cannot create ${scratch}`, err)
   }
-  const { stdout } = await runInstaller({ installer, name: overlay.name, scratch }, 'get-options', YAML.stringify(overlay.options), GET_OPTIONS_TIMEOUT_MS, signal)
+  const { stdout } = await runInstaller({ installer, name: overlay.name, scratch }, 'get-options', YAML.stringify(overlay.options), timeoutMs, signal)
   const parsed = parseOptions(overlay.name, stdout)
   return {
     name: overlay.name,
@@ -156,10 +164,10 @@ export async function prepareOverlay(p: ImagerProfile, workDir: string, signal?:
 }
 
 /** Runs the overlay's `install` against the image file and the staging directory. */
-export async function runOverlayInstall(o: PreparedOverlay, installDisk: string, mountPrefix: string, signal?: AbortSignal): Promise<void> {
+export async function runOverlayInstall(o: PreparedOverlay, installDisk: string, mountPrefix: string, signal?: AbortSignal, timeoutMs = INSTALL_TIMEOUT_MS): Promise<void> {
   const input: Record<string, unknown> = { installDisk, mountPrefix, artifactsPath: o.artifactsPath }
   if (Object.keys(o.extraOptions).length > 0) input.extraOptions = o.extraOptions
-  await runInstaller(o, 'install', YAML.stringify(input), INSTALL_TIMEOUT_MS, signal)
+  await runInstaller(o, 'install', YAML.stringify(input), timeoutMs, signal)
 }
 
 /** Moves the contents of `src` into `dst`, merging directories; `src` is removed. */

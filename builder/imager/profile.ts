@@ -13,6 +13,7 @@
  *   (an OCI layout) or `tarballPath` (a tar or an extracted directory); the native imager never
  *   pulls (the builder materialises images before it runs).
  */
+import YAML, { isMap, isScalar, isSeq } from 'yaml'
 import { InvalidInputError } from '../../src/errors.ts'
 import type { BootloaderKind, MetaValue } from '../../src/schematic/types.ts'
 import { Quirks } from '../../src/talos/quirks.ts'
@@ -188,9 +189,21 @@ function parseSecureBoot(n: YNode, prefixDefault: string): SecureBootInput {
   }
 }
 
-/** YAML node → plain data (for `overlay.options`). */
+/**
+ * YAML node → plain data (for `overlay.options`), with scalars typed as go-yaml decodes them into
+ * `any` (the profile is read with the failsafe schema, where everything is text): plain scalars
+ * resolve by the core schema (`1` → 1, `true` → true, `~` → null), quoted ones stay strings. The
+ * overlay installer decodes these options into typed Go structs.
+ */
 function plain(n: YNode): unknown {
-  if (!present(n)) return null
+  if (!present(n) || n === null) return null
+  if (isMap(n)) return Object.fromEntries(n.items.map((it) => [String(plain(it.key as YNode)), plain(it.value as YNode)]))
+  if (isSeq(n)) return n.items.map((it) => plain(it as YNode))
+  if (isScalar(n)) {
+    const text = String(n.value)
+    if (n.type !== 'PLAIN' || n.tag === 'tag:yaml.org,2002:str') return text
+    return YAML.parse(text) as unknown
+  }
   return (n as { toJSON(): unknown }).toJSON()
 }
 
