@@ -11,9 +11,9 @@
 import { InvalidInputError } from '../errors.ts'
 import type { BootloaderKind, MetaValue, Schematic, YamlValue } from '../schematic/types.ts'
 import { buildCmdline } from '../talos/cmdline.ts'
-import { isKnownPlatform, MiB, unknownPlatformError, type Arch } from '../talos/platforms.ts'
+import { isKnownPlatform, MiB, platformMinVersion, unknownPlatformError, type Arch } from '../talos/platforms.ts'
 import { Quirks } from '../talos/quirks.ts'
-import { toVersionTag } from '../talos/semver.ts'
+import { compareSemver, semver, toVersionTag, tryParseSemver } from '../talos/semver.ts'
 import { emitYamlValue } from '../schematic/emit.ts'
 import { emitYaml, y, type YamlNode } from './goyaml.ts'
 import type { AssetRequest, DiskFormat, OutFormat, OutputKind } from './path.ts'
@@ -343,6 +343,13 @@ export async function buildProfile(request: AssetRequest, schematic: Schematic, 
 
   // platform names are not checked by the path grammar; the imager would reject them later
   if (!isKnownPlatform(p.platform)) throw unknownPlatformError(p.platform)
+  // a disk image for a Talos that does not know its platform would not come up (the reference
+  // builds it anyway; we answer why not)
+  const minVersion = platformMinVersion(p.platform)
+  const target = tryParseSemver(versionTag, { tolerant: true })
+  if (kind === 'image' && minVersion !== undefined && target !== null && compareSemver(target, semver(minVersion)) < 0) {
+    throw new InvalidInputError(`platform ${p.platform} is not supported for Talos version ${versionTag} (it needs ${minVersion} or later)`)
+  }
 
   // 1. embedded machine configuration
   if (kind !== 'cmdline' && kind !== 'kernel' && c.embeddedMachineConfiguration) {

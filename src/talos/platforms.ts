@@ -211,6 +211,11 @@ export const CLOUD_PLATFORMS: readonly PlatformInfo[] = [
   { name: 'alibabacloud', label: 'AlibabaCloud', description: 'Alibaba Cloud virtual machines', architectures: both, diskImageSuffix: 'qcow2', bootMethods: ['disk-image'], secureBootSupported: false, minVersion: '1.14.0-beta.2' },
 ]
 
+/** First Talos version that knows a platform (semver text), for the platforms that have one. */
+export function platformMinVersion(name: string): string | undefined {
+  return CLOUD_PLATFORMS.find((p) => p.name === name)?.minVersion
+}
+
 /** Single-board computers: all arm64 `metal` images with an overlay (Talos ≥ 1.7). */
 export interface SBCInfo {
   readonly name: string
