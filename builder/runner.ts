@@ -38,6 +38,8 @@ export interface RunnerOptions {
   /** scratch space for builds */
   workDir: string
   externalUrl: string
+  /** GRUB module root handed to the imager (FACTORY_GRUB_DIR) */
+  grubDir?: string
   log: Logger
   /** counted once per imager process started */
   onImagerStart?: () => void
@@ -133,7 +135,7 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
       reject: false,
       stdout: 'ignore',
       stderr: 'pipe',
-      env: { SOURCE_DATE_EPOCH: '1559424892' },
+      env: { SOURCE_DATE_EPOCH: '1559424892', ...(opts.grubDir ? { FACTORY_GRUB_DIR: opts.grubDir } : {}) },
       maxBuffer: 1024 * 1024,
     })
     if (signal.aborted) throw new Error('build timed out')

@@ -32,6 +32,7 @@ export async function createBuilder(config: Config, log: Logger): Promise<Builde
     cacheDir: join(data, 'cache'),
     workDir: join(data, 'work'),
     externalUrl: config.http.externalUrl,
+    grubDir: config.build.grubDir,
     log,
   })
   const manager = new BuildManager({ store, lock, run, concurrency: config.build.concurrency, timeoutMs: config.build.timeoutMs, log })

@@ -52,6 +52,7 @@ export const SETTINGS = [
   { env: 'FACTORY_VERSION_REFRESH_INTERVAL', path: 'catalog.refreshInterval', kind: 'duration', default: '15m', doc: 'How often the version list and catalogues are refreshed in the background.' },
   { env: 'FACTORY_BUILD_CONCURRENCY', path: 'build.concurrency', kind: 'int', default: '2', doc: 'Imager runs at once per builder.' },
   { env: 'FACTORY_BUILD_TIMEOUT', path: 'build.timeout', kind: 'duration', default: '20m', doc: 'A build running longer is killed and reported as failed.' },
+  { env: 'FACTORY_GRUB_DIR', path: 'build.grubDir', kind: 'string', default: '/usr/lib/grub', doc: 'GRUB module directories (`i386-pc`, `x86_64-efi`, `arm64-efi`) for disk images with GRUB. Point it at an unpacked `grub-efi-arm64-bin` to build arm64 GRUB images (SBC overlays) on an amd64 host.' },
   { env: 'FACTORY_BUILD_LOCK_TTL', path: 'build.lockTtl', kind: 'duration', default: '30s', doc: 'Redis build lock lifetime, renewed while a build runs; a crashed builder\'s lock frees itself after this.' },
   { env: 'FACTORY_PXE_INITRD_ARG', path: 'pxe.initrdArg', kind: 'enum', default: 'auto', choices: ['auto', 'always', 'never'], doc: 'Add `initrd=initramfs-<arch>.xz` to iPXE kernel lines: `auto` only for iPXE builds older than 1.21 (no UEFI LoadFile2 initrd support, e.g. Debian 12\'s QEMU ROM); `never` keeps the reference script byte for byte.' },
   { env: 'FACTORY_CACHE_MAX_BYTES', path: 'cache.maxBytes', kind: 'bytes', default: '20GiB', doc: 'Size bound of the asset store; least recently used assets are evicted beyond it.' },
@@ -67,7 +68,7 @@ export interface Config {
   upstream: { registry: string; namespace: string; insecure: boolean; username: string; password: string; token: string }
   redisUrl: string
   schematics: { store: 'fs' | 'oci'; registry: string; repository: string; insecure: boolean; cacheSize: number; negativeTtlMs: number }
-  build: { minTalosVersion: string; brokenTalosVersions: string[]; concurrency: number; timeoutMs: number; lockTtlMs: number }
+  build: { minTalosVersion: string; brokenTalosVersions: string[]; concurrency: number; timeoutMs: number; lockTtlMs: number; grubDir: string }
   pxe: { initrdArg: 'auto' | 'always' | 'never' }
   catalog: { refreshIntervalMs: number }
   cache: { maxBytes: number }
@@ -261,6 +262,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       concurrency: positive('FACTORY_BUILD_CONCURRENCY'),
       timeoutMs: positive('FACTORY_BUILD_TIMEOUT'),
       lockTtlMs: positive('FACTORY_BUILD_LOCK_TTL'),
+      grubDir: get<string>('FACTORY_GRUB_DIR'),
     },
     pxe: { initrdArg: get<Config['pxe']['initrdArg']>('FACTORY_PXE_INITRD_ARG') },
     catalog: { refreshIntervalMs: positive('FACTORY_VERSION_REFRESH_INTERVAL') },

@@ -8,10 +8,14 @@
  *   3. total cold time vs. the same tool pipeline run by hand (skopeo + umoci to fetch and unpack
  *      the images, mksquashfs, cpio, zstd, cat)                                   → ratio
  *   4. cold time for a new schematic whose extensions were built before
+ *   5. cold `metal-amd64.raw.zst` (dual-boot disk image) vs. the same steps with the bare tools
+ *      (cpio+zstd, objcopy UKI, sgdisk, mkfs.vfat+mcopy, mkfs.xfs -p, grub-mkimage, dd, zstd)  → ratio
+ *   6. peak disk (data directory growth) and peak RSS (imager process tree, whole stack) while
+ *      building an 8 GiB cloud image (`aws-amd64.raw.zst`, 11193 MiB virtual)
  *
  * Run: `bun test/bench/boot-path.ts` (needs the test packages: npm run setup:test).
  */
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile, mkdir, readdir, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startStack } from '../helpers/stack.ts'
@@ -88,6 +92,115 @@ async function byHand(registry: string, work: string, extRefs: { name: string; d
   return performance.now() - t0
 }
 
+/**
+ * The dual-boot disk image by hand from the by-hand initramfs stage (step 3): initramfs, UKI with
+ * objcopy, GPT with sgdisk, ESP and BOOT as files, GRUB images, sparse dd placement, zstd.
+ */
+async function diskByHand(work: string): Promise<number> {
+  const t0 = performance.now()
+  const script = String.raw`
+set -eu
+cd "$1"
+IN=imager/usr/install/amd64
+(cd stage && find . | LC_ALL=C sort | cpio -o -H newc --reproducible -R +0:+0 --quiet | zstd -q -1 -T1) > ext2.cpio.zst
+cat $IN/initramfs.xz ext2.cpio.zst > disk-initramfs.xz
+printf 'NAME=\"Talos\"\nID=talos\nVERSION_ID=v1.12.0\n' > os-release
+printf 'talos.platform=metal console=tty0 bench-disk' > cmdline.txt
+align=4096; up() { echo $(( ($1 + align - 1) / align * align )); }
+end=$(objdump -h $IN/systemd-stub.efi | awk 'NF==7 && $1 ~ /^[0-9]+$/ {print $3, $4}' | while read sz vma; do echo $((16#$vma + 16#$sz)); done | sort -n | tail -1)
+o=$(up $end); c=$(up $((o + $(stat -c%s os-release)))); l=$(up $((c + $(stat -c%s cmdline.txt)))); i=$(up $((l + $(stat -c%s $IN/vmlinuz))))
+objcopy --strip-all --add-section .osrel=os-release --change-section-vma .osrel=$(printf 0x%x $o) \
+  --add-section .cmdline=cmdline.txt --change-section-vma .cmdline=$(printf 0x%x $c) \
+  --add-section .linux=$IN/vmlinuz --change-section-vma .linux=$(printf 0x%x $l) \
+  --add-section .initrd=disk-initramfs.xz --change-section-vma .initrd=$(printf 0x%x $i) $IN/systemd-stub.efi uki.efi
+truncate -s 4247M disk.raw
+sgdisk -n 1:2048:+2101M -t 1:EF00 -c 1:EFI -n 2:0:+1M -t 2:EF02 -c 2:BIOS -n 3:0:+2000M -t 3:8300 -c 3:BOOT -n 4:0:+1M -t 4:8300 -c 4:META disk.raw >/dev/null
+mkdir -p esp/EFI/boot esp/EFI/Linux esp/loader boot/A boot/grub
+cp $IN/systemd-boot.efi esp/EFI/boot/BOOTX64.efi; cp uki.efi esp/EFI/Linux/Talos-v1.12.0.efi
+printf '# systemd-boot configuration\n\ntimeout 10\n' > esp/loader/loader.conf
+truncate -s 2101M efi.img; mkfs.vfat -F 32 -n EFI --invariant efi.img >/dev/null
+mcopy -s -p -Q -m -i efi.img esp/EFI esp/loader ::
+cp $IN/vmlinuz boot/A/vmlinuz; cp disk-initramfs.xz boot/A/initramfs.xz; cp cmdline.txt boot/grub/grub.cfg
+printf '/\n0 0\nd--755 0 0\n A d--755 0 0\n  initramfs.xz ---644 0 0 %s\n  vmlinuz ---644 0 0 %s\n $\n grub d--755 0 0\n  grub.cfg ---600 0 0 %s\n $\n$\n' "$PWD/boot/A/initramfs.xz" "$PWD/boot/A/vmlinuz" "$PWD/boot/grub/grub.cfg" > boot.proto
+truncate -s 2000M boot.img; mkfs.xfs -q -n ftype=1 -m bigtime=1,crc=1,finobt=1,inobtcount=1,reflink=1,rmapbt=0 -i sparse=1,nrext64=0 -f -L BOOT -p boot.proto boot.img
+M="part_gpt ext2 fat xfs normal configfile linux boot search search_fs_uuid search_fs_file ls cat echo test help reboot halt all_video"
+grub-mkimage -O i386-pc -o core.img -p '(hd0,gpt3)/grub' $M biosdisk part_msdos
+grub-mkimage -O x86_64-efi -o grub.efi -p '(hd0,gpt3)/grub' --compression xz $M
+dd if=efi.img of=disk.raw bs=1M seek=1 conv=sparse,notrunc status=none
+dd if=boot.img of=disk.raw bs=1M seek=2103 conv=sparse,notrunc status=none
+dd if=core.img of=disk.raw bs=512 seek=4304896 conv=notrunc status=none
+dd if=/usr/lib/grub/i386-pc/boot.img of=disk.raw bs=446 count=1 conv=notrunc status=none
+zstd -q -T0 -3 -c disk.raw > disk.raw.zst
+`
+  await run(['bash', '-c', script, 'disk-by-hand', work])
+  return performance.now() - t0
+}
+
+/** pid → {ppid, rss bytes, cmdline} for every process we can see. */
+async function processes(): Promise<Map<number, { ppid: number; rss: number; cmd: string }>> {
+  const out = new Map<number, { ppid: number; rss: number; cmd: string }>()
+  for (const name of await readdir('/proc')) {
+    const pid = Number(name)
+    if (!Number.isInteger(pid)) continue
+    try {
+      const status = await readFile(`/proc/${pid}/status`, 'utf8')
+      const ppid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? 0)
+      const rss = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024
+      const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).replaceAll('\0', ' ')
+      out.set(pid, { ppid, rss, cmd })
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out
+}
+
+function subtreeRss(procs: Map<number, { ppid: number; rss: number; cmd: string }>, roots: number[]): number {
+  const inTree = new Set(roots)
+  let grew = true
+  while (grew) {
+    grew = false
+    for (const [pid, p] of procs) if (!inTree.has(pid) && inTree.has(p.ppid)) (inTree.add(pid), (grew = true))
+  }
+  let total = 0
+  for (const pid of inTree) total += procs.get(pid)?.rss ?? 0
+  return total
+}
+
+async function duBytes(dir: string): Promise<number> {
+  const p = Bun.spawn(['du', '-s', '--block-size=1', dir], { stdout: 'pipe', stderr: 'ignore' })
+  const text = await new Response(p.stdout).text()
+  await p.exited
+  return Number(text.split(/\s+/)[0] ?? 0)
+}
+
+/** Peak disk use of `dir` and peak RSS (imager trees, whole stack) while `during` runs. */
+async function peaks<T>(dir: string, stackPid: number, during: () => Promise<T>): Promise<{ result: T; diskBefore: number; diskPeak: number; imagerRss: number; stackRss: number }> {
+  const diskBefore = await duBytes(dir)
+  let diskPeak = diskBefore
+  let imagerRss = 0
+  let stackRss = 0
+  let done = false
+  const sampler = (async () => {
+    while (!done) {
+      const procs = await processes()
+      const imagers = [...procs].filter(([, p]) => p.cmd.includes('imager/cli.ts')).map(([pid]) => pid)
+      imagerRss = Math.max(imagerRss, subtreeRss(procs, imagers))
+      stackRss = Math.max(stackRss, subtreeRss(procs, [stackPid]))
+      diskPeak = Math.max(diskPeak, await duBytes(dir))
+      await Bun.sleep(150)
+    }
+  })()
+  try {
+    return { result: await during(), diskBefore, diskPeak, imagerRss, stackRss }
+  } finally {
+    done = true
+    await sampler
+  }
+}
+
+const MB = (n: number) => `${(n / 1e6).toFixed(0)} MB`
+
 const up = await startUpstream([VERSION])
 const stack = await startStack(up.env)
 const work = await mkdtemp(join(tmpdir(), 'bench-'))
@@ -104,6 +217,15 @@ try {
   // 4: a new schematic whose extensions were built before
   const s2 = await schematic(base, ['bench-2'])
   const warmExt = await timedGet(`${base}/image/${s2}/${VERSION}/initramfs-amd64.xz`)
+
+  // 5: cold dual-boot disk image (new schematic; version inputs and extensions fetched and built before)
+  const s3 = await schematic(base, ['bench-3'])
+  const diskCold = await timedGet(`${base}/image/${s3}/${VERSION}/metal-amd64.raw.zst`)
+  const diskHand = await diskByHand(work)
+
+  // 6: an 8 GiB cloud image: peak disk (data directory) and RSS
+  const s4 = await schematic(base, ['bench-4'])
+  const cloud = await peaks(stack.dataDir, stack.proc.pid, () => timedGet(`${base}/image/${s4}/${VERSION}/aws-amd64.raw.zst`))
 
   // 1: cache-hit throughput, factory Caddy vs plain Caddy file server on the same file
   const kernelUrl = `${base}/image/${s1}/${VERSION}/kernel-amd64`
@@ -144,6 +266,13 @@ try {
     ['new schematic, extensions built before: total', ms(warmExt.total)],
     ['  time to first byte', ms(warmExt.ttfb)],
     ['  ratio vs cold', (warmExt.total / cold.total).toFixed(2)],
+    ['cold metal-amd64.raw.zst (dual-boot, 4247 MiB), total', `${ms(diskCold.total)} (${(diskCold.bytes / 1e6).toFixed(1)} MB), first byte ${ms(diskCold.ttfb)}`],
+    ['same disk steps with the bare tools', ms(diskHand)],
+    ['  ratio factory cold / bare tools (goal <= 1.2)', (diskCold.total / diskHand).toFixed(2)],
+    ['aws-amd64.raw.zst (11193 MiB virtual), total', `${ms(cloud.result.total)} (${(cloud.result.bytes / 1e6).toFixed(1)} MB)`],
+    ['  peak data-dir growth while building', MB(cloud.diskPeak - cloud.diskBefore)],
+    ['  peak RSS, imager process tree', MB(cloud.imagerRss)],
+    ['  peak RSS, whole stack (Caddy, edge, builder, imager)', MB(cloud.stackRss)],
   ]
   const width = Math.max(...rows.map((r) => r[0].length))
   console.log(`boot-path benchmark (${new Date().toISOString()}, ${HIT_REQUESTS} hit requests x ${HIT_CONCURRENCY} concurrent)`)
