@@ -36,9 +36,12 @@ export const GRUB_MODULES = [
 ] as const
 export const GRUB_BIOS_MODULES = ['biosdisk', 'part_msdos'] as const
 
-/** Root of the GRUB platform directories (overridable for hosts that keep them elsewhere). */
-export function grubLibDir(): string {
-  return process.env.FACTORY_GRUB_DIR || '/usr/lib/grub'
+/**
+ * Roots searched for GRUB platform directories: FACTORY_GRUB_DIR (default /usr/lib/grub), then
+ * /usr/local/lib/grub (where install-system-deps.sh unpacks arm64 modules on amd64 hosts).
+ */
+export function grubLibDirs(): string[] {
+  return [process.env.FACTORY_GRUB_DIR || '/usr/lib/grub', '/usr/local/lib/grub']
 }
 
 /** GRUB's escaping of a kernel command line inside grub.cfg (talos `grub.Quote`). */
@@ -70,14 +73,17 @@ export function grubConfig(o: GrubConfigOptions): string {
 }
 
 async function platformDir(platform: string): Promise<string> {
-  const dir = join(grubLibDir(), platform)
-  try {
-    await access(join(dir, 'moddep.lst'))
-  } catch {
-    const pkg = platform === 'i386-pc' ? 'grub-pc-bin' : platform === 'x86_64-efi' ? 'grub-efi-amd64-bin' : 'grub-efi-arm64-bin'
-    throw new ImagerEnvironmentError(`GRUB modules for ${platform} not found in ${grubLibDir()}: install ${pkg} (or set FACTORY_GRUB_DIR)`)
+  const roots = grubLibDirs()
+  for (const root of roots) {
+    const dir = join(root, platform)
+    const ok = await access(join(dir, 'moddep.lst')).then(
+      () => true,
+      () => false,
+    )
+    if (ok) return dir
   }
-  return dir
+  const pkg = platform === 'i386-pc' ? 'grub-pc-bin' : platform === 'x86_64-efi' ? 'grub-efi-amd64-bin' : 'grub-efi-arm64-bin'
+  throw new ImagerEnvironmentError(`GRUB modules for ${platform} not found in ${roots.join(' or ')}: install ${pkg} (builder/install-system-deps.sh) or set FACTORY_GRUB_DIR`)
 }
 
 /** UEFI GRUB image for `arch`, written to `output`. */

@@ -201,4 +201,18 @@ describe('overlay schematic', () => {
     expect(cfg).toContain(`  linux /A/vmlinuz talos.platform=metal console=tty0 console=ttyAMA0,115200 sysctl.kernel.kexec_load_disabled=1 talos.dashboard.disabled=1 ${TAIL}\n`)
     await writeFile(join(work, 'overlay-grub.cfg'), cfg)
   }, 600_000)
+
+  test('metal-arm64.raw.xz (the SBC download): arm64 GRUB on the ESP with the overlay files, no BIOS boot code', async () => {
+    const raw = await decompress('xz', await download(overlayId, 'metal-arm64.raw.xz', 'application/x-xz'))
+    const t = await sfdiskJson(raw)
+    expect(t.partitions.map((p) => p.name)).toEqual(['EFI', 'BIOS', 'BOOT', 'META'])
+    const esp = t.partitions[0]!.start * 512
+    const files = await fatFiles(raw, esp)
+    expect(files).toEqual(expect.arrayContaining(['::/config.txt', '::/u-boot.bin', '::/EFI/boot/BOOTAA64.efi']))
+    const loader = await fatRead(raw, esp, '::/EFI/boot/BOOTAA64.efi')
+    expect(loader.readUInt16LE(loader.readUInt32LE(0x3c) + 4)).toBe(0xaa64)
+    expect((await readRange(raw, 0, 446)).every((b) => b === 0)).toBe(true)
+    const cfg = await grubFstest(raw, 'cat', '(loop0,gpt3)/grub/grub.cfg')
+    expect(cfg).toContain(`  linux /A/vmlinuz talos.platform=metal console=tty0 console=ttyAMA0,115200 sysctl.kernel.kexec_load_disabled=1 talos.dashboard.disabled=1 ${TAIL}\n`)
+  }, 600_000)
 })
