@@ -113,17 +113,24 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
       if (!dir) throw new BuildInputError(`no local input for extension ${JSON.stringify(key)}`)
       return { imageRef: '', tarballPath: dir }
     })
-    // overlay images: the imager takes extracted directories as tarballPath
+    // overlay images: the imager takes extracted directories as tarballPath; kinds that never run
+    // the overlay (kernel, initramfs) may be planned without materialising it
     const overlay = profile.overlay as { image?: ContainerAssetLike } | undefined
-    const localImage = (asset: ContainerAssetLike | undefined, what: string): ContainerAssetLike | undefined => {
-      if (asset === undefined) return undefined
-      const dir = local.get(asset.ociPath ?? asset.tarballPath ?? '')
-      if (!dir) throw new BuildInputError(`no local input for ${what}`)
-      return { imageRef: asset.imageRef ?? '', tarballPath: dir }
-    }
-    if (overlay?.image) overlay.image = localImage(overlay.image, 'the overlay image')
     const overlayInstaller = profile.input.overlayInstaller as ContainerAssetLike | undefined
-    if (overlayInstaller) profile.input.overlayInstaller = localImage(overlayInstaller, 'the overlay installer image')
+    const localDir = (asset: ContainerAssetLike | undefined): string | undefined => (asset ? local.get(asset.ociPath ?? asset.tarballPath ?? '') : undefined)
+    if (overlay?.image && !localDir(overlay.image) && (kind === 'kernel' || kind === 'initramfs')) {
+      delete profile.overlay
+      delete profile.input.overlayInstaller
+    } else {
+      const localImage = (asset: ContainerAssetLike | undefined, what: string): ContainerAssetLike | undefined => {
+        if (asset === undefined) return undefined
+        const dir = localDir(asset)
+        if (!dir) throw new BuildInputError(`no local input for ${what}`)
+        return { imageRef: asset.imageRef ?? '', tarballPath: dir }
+      }
+      if (overlay?.image) overlay.image = localImage(overlay.image, 'the overlay image')
+      if (overlayInstaller) profile.input.overlayInstaller = localImage(overlayInstaller, 'the overlay installer image')
+    }
 
     await mkdir(opts.workDir, { recursive: true })
     await mkdir(opts.cacheDir, { recursive: true })

@@ -145,7 +145,8 @@ export async function runImager(profileInput: string | ImagerProfile, opts: RunI
   let overlay: PreparedOverlay | null
   let cmdline: string
   try {
-    overlay = await prepareOverlay(profile, work, opts.signal)
+    // kernel and initramfs never use the overlay (nor the cmdline)
+    overlay = kind === 'kernel' || kind === 'initramfs' ? null : await prepareOverlay(profile, work, opts.signal)
     cmdline = profileCmdline(profile, overlay?.kernelArgs)
   } catch (err) {
     await rm(work, { recursive: true, force: true }).catch(() => undefined)

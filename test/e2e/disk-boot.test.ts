@@ -215,4 +215,13 @@ describe('overlay schematic', () => {
     const cfg = await grubFstest(raw, 'cat', '(loop0,gpt3)/grub/grub.cfg')
     expect(cfg).toContain(`  linux /A/vmlinuz talos.platform=metal console=tty0 console=ttyAMA0,115200 sysctl.kernel.kexec_load_disabled=1 talos.dashboard.disabled=1 ${TAIL}\n`)
   }, 600_000)
+
+  test('other kinds of the overlay schematic still build (the overlay only shapes disk images here)', async () => {
+    const initramfs = await fetch(`${edge.url}/image/${overlayId}/${VERSION}/initramfs-arm64.xz`)
+    expect(initramfs.status).toBe(200)
+    expect((await initramfs.arrayBuffer()).byteLength).toBeGreaterThan(1000)
+    // the reference adds the overlay to the profile only for kinds other than kernel and cmdline
+    const cmdline = await fetch(`${edge.url}/image/${overlayId}/${VERSION}/cmdline-metal-arm64`)
+    expect(await cmdline.text()).toBe(`talos.platform=metal console=ttyAMA0 console=tty0 ${TAIL}`)
+  }, 300_000)
 })
