@@ -18,6 +18,7 @@ import { sweepStaleTemps } from './extension-cache.ts'
 import { buildInitramfs, type InitramfsStats } from './initramfs.ts'
 import { OutputSink } from './output.ts'
 import { writeUkiTo } from './parts.ts'
+import { buildIso } from './iso.ts'
 import { parseProfile, type ImagerProfile, type OutputKind } from './profile.ts'
 
 export { parseProfile, type ImagerProfile } from './profile.ts'
@@ -35,6 +36,8 @@ export interface BuildContext {
   /** Scratch directory of this run (removed afterwards). */
   readonly workDir: string
   readonly extensionDigests?: Readonly<Record<string, string>>
+  /** GRUB module roots (`<dir>/<platform>/`) to use before the host's /usr/lib/grub */
+  readonly grubDirs?: readonly string[]
   readonly signal?: AbortSignal
 }
 
@@ -47,6 +50,9 @@ const BUILDERS: Partial<Record<OutputKind, KindBuilder>> = {
   },
   cmdline: async (_p, ctx) => {
     await ctx.output.write(new TextEncoder().encode(ctx.cmdline))
+  },
+  iso: async (p, ctx) => {
+    await buildIso(p, ctx)
   },
   uki: async (p, ctx) => {
     // the UKI output kind carries no extra profile (imager-spec §5.1)
@@ -75,6 +81,8 @@ export interface RunImagerOptions {
   readonly workDir?: string
   /** Content digests of directory extension inputs, by their `tarballPath` (cache identity). */
   readonly extensionDigests?: Readonly<Record<string, string>>
+  /** GRUB module roots to use before the host's /usr/lib/grub (e.g. the imager image's) */
+  readonly grubDirs?: readonly string[]
   readonly signal?: AbortSignal
 }
 
@@ -140,6 +148,7 @@ export async function runImager(profileInput: string | ImagerProfile, opts: RunI
       cacheDir: opts.cacheDir ?? null,
       workDir: work,
       ...(opts.extensionDigests ? { extensionDigests: opts.extensionDigests } : {}),
+      ...(opts.grubDirs ? { grubDirs: opts.grubDirs } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     })
     if (extra?.initramfs) initramfs = extra.initramfs
