@@ -44,7 +44,8 @@ export function isoGrubCfg(cmdline: string, withReset: boolean): string {
   const entry = (title: string, extra: string) =>
     `menuentry "${title}" {\n\tset gfxmode=auto\n\tset gfxpayload=text\n\tlinux /boot/vmlinuz ${grubQuote(cmdline)}${extra}\n\tinitrd /boot/initramfs.xz\n}\n`
   const head = 'set default=0\nset timeout=3\n\ninsmod all_video\n\nterminal_input console\nterminal_output console\n\n'
-  return head + entry('Talos ISO', '') + '\n' + (withReset ? entry('Reset Talos installation', ' talos.experimental.wipe=system') : '\n')
+  // the reference template's trim markers: with the reset entry the file ends `}\n`, without `}\n\n`
+  return head + entry('Talos ISO', '') + '\n' + (withReset ? entry('Reset Talos installation', ' talos.experimental.wipe=system') : '')
 }
 
 export interface GrubIsoTree {
