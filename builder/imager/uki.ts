@@ -138,8 +138,8 @@ export async function systemdVersion(pe: PeFile): Promise<number | null> {
 
 /**
  * Whether the stub selects UKI profiles. Stubs before systemd 257 ignore `.profile` and take the
- * *last* `.cmdline` in the file (Debian 12's 252 booted the reset profile's command line in
- * test/integration/uki-profiles.test.ts), so extra profiles must not reach them.
+ * *last* `.cmdline` in the file (Debian 12's 252 boots the reset profile's command line, see
+ * test/e2e/iso-boot.test.ts), so extra profiles must not reach them.
  */
 export async function stubSupportsProfiles(pe: PeFile): Promise<boolean> {
   const v = await systemdVersion(pe)

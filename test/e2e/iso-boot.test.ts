@@ -4,6 +4,8 @@
  *
  * * the 1.12 hybrid ISO in BIOS mode (GRUB) and UEFI mode (systemd-boot + UKI);
  * * the UKI on an EFI system partition under OVMF, and a 1.9 GRUB-only ISO under OVMF;
+ * * Debian's systemd-stub 252 boots the *last* `.cmdline` of a UKI with two (why the factory adds
+ *   extra UKI profiles only for stubs that support them);
  * * the Secure Boot ISO under OVMF's Secure Boot firmware with blank variables: systemd-boot
  *   enrols the factory's keys (`enrollKeys: force`) and resets, then the signed UKI boots with
  *   Secure Boot enforced; with the enrolled keys, an unsigned UKI and a UKI signed by someone
@@ -13,10 +15,14 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { execa } from 'execa'
-import { copyFile, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { OutputSink } from '../../builder/imager/output.ts'
+import { emitPieces, readPe } from '../../builder/imager/pe.ts'
+import { layoutPe } from '../../builder/imager/uki.ts'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
+import { peSections } from '../helpers/pe-read.ts'
 import { BOOT_FAILURE_PATTERNS, bootQemu, type BootResult } from '../helpers/qemu.ts'
 import { startUpstream, type Upstream } from '../helpers/release.ts'
 import { makeTestKeys, type TestKeys } from '../helpers/sb-keys.ts'
@@ -38,6 +44,8 @@ const TAIL_12 = 'init_on_alloc=1 slab_nomerge pti=on consoleblank=0 nvme_core.io
 const BOOT_MS = 240_000
 
 const OVMF = '/usr/share/OVMF'
+/** the stand-in release's amd64 systemd-stub (Debian 12) */
+const STUB_252 = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub'
 let up: Upstream
 let keys: TestKeys
 let other: TestKeys
@@ -146,6 +154,32 @@ describe('ISO and UKI boots', () => {
     expectStandin(grubBoot, V9, `BOOT_IMAGE=/boot/vmlinuz talos.platform=metal console=ttyS0 talos.halt_if_installed=1 init_on_alloc=1 slab_nomerge pti=on consoleblank=0 nvme_core.io_timeout=4294967295 printk.devkmsg=on ima_template=ima-ng ima_appraise=fix ima_hash=sha512 ${META_ARG} panic=-1`, { meta: true })
     console.log(`UKI on ESP: ${ukiBoot.markerAtMs} ms; GRUB ISO (UEFI): ${grubBoot.markerAtMs} ms`)
   }, 2 * BOOT_MS + 60_000)
+})
+
+describe('why extra UKI profiles need a systemd ≥ 257 stub', () => {
+  test("Debian's systemd-stub 252 ignores .profile and boots the last .cmdline in the file", async () => {
+    const uki = await asset(V12, 'metal-amd64-uki.efi')
+    const stub = await readPe(STUB_252)
+    const sections = peSections(await readFile(uki)).slice(stub.sections.length)
+    const text = (name: string) => new TextDecoder().decode(sections.find((s) => s.name === name)!.data)
+    const bytes = (data: string | Uint8Array) => ({ kind: 'bytes' as const, data: typeof data === 'string' ? new TextEncoder().encode(data) : data })
+    // the factory's UKI plus a reset profile, laid out as the reference would for a modern stub
+    const layout = layoutPe(
+      stub,
+      [
+        ...sections.map((s) => ({ name: s.name, data: bytes(s.data) })),
+        { name: '.profile', data: bytes('ID=reset\nTITLE=Reset system disk') },
+        { name: '.cmdline', data: bytes(`${text('.cmdline')} profile=reset`) },
+      ],
+      1559424892,
+    )
+    const file = join(work, 'two-cmdlines.efi')
+    const sink = await OutputSink.open(file)
+    await emitPieces([{ kind: 'bytes', data: layout.headers }, ...layout.body], sink)
+    await sink.close({ sync: false })
+    const r = await bootQemu({ args: [...common, ...ovmf(await vars('profiles')), '-drive', `file=${await espWith('profiles', file)},format=raw,if=virtio`], timeoutMs: BOOT_MS, marker: 'STANDIN-DONE' })
+    expect(r.output).toContain(`\nCMDLINE: ${text('.cmdline')} profile=reset\n`)
+  }, BOOT_MS + 60_000)
 })
 
 describe('Secure Boot', () => {
