@@ -75,6 +75,26 @@ describe('Secure Boot switch', () => {
     expect(await res.text()).toBe(await readFile(keys.signingCert, 'utf8'))
   })
 
+  test('enabled without key files: keys generated on first start; a second factory on the same data directory signs with them', async () => {
+    const dataDir = join(work, 'shared-data')
+    const env = { ...up.env, FACTORY_SECUREBOOT_ENABLED: 'true', FACTORY_DATA_DIR: dataDir }
+    const lines: string[] = []
+    const [a, b] = await Promise.all([startEdge(env, { log: (l) => lines.push(l) }), startEdge(env)])
+    try {
+      const certA = await (await fetch(`${a.url}/secureboot/signing-cert.pem`)).text()
+      expect(await (await fetch(`${b.url}/secureboot/signing-cert.pem`)).text()).toBe(certA)
+      expect(certA).toBe(await readFile(join(dataDir, 'keys/secureboot/uki-signing-cert.pem'), 'utf8'))
+      expect(lines.join('')).not.toContain('PRIVATE KEY')
+      const cert = join(work, 'generated.pem')
+      await writeFile(cert, certA)
+      expect(await schematic(b)).toBe(id)
+      const { file } = await download(b, 'metal-amd64-secureboot-uki.efi', 'generated.efi')
+      expect((await execa('sbverify', ['--cert', cert, file], { reject: false })).exitCode).toBe(0)
+    } finally {
+      await Promise.all([a.stop(), b.stop()])
+    }
+  }, 180_000)
+
   test('disabled: no certificate (404, one line) and SecureBoot paths answer 400 `secure boot is disabled`', async () => {
     const cert = await fetch(`${off.url}/secureboot/signing-cert.pem`)
     expect(cert.status).toBe(404)
@@ -118,6 +138,18 @@ describe('UKI', () => {
   }, 120_000)
 
   // the GRUB tree of the ISOs is built into each factory's own (cold) cache too
+  test('cached Secure Boot UKI: checksum sidecar, Range and ETag like any asset', async () => {
+    const { bytes } = await download(sb, 'metal-amd64-secureboot-uki.efi', 'hit.efi')
+    const sidecar = await fetch(`${sb.url}/image/${id}/${VERSION}/metal-amd64-secureboot-uki.efi.sha256`)
+    expect(await sidecar.text()).toBe(`${createHash('sha256').update(bytes).digest('hex')}  metal-amd64-secureboot-uki.efi\n`)
+    const part = await fetch(`${sb.url}/image/${id}/${VERSION}/metal-amd64-secureboot-uki.efi`, { headers: { range: 'bytes=0-1' } })
+    expect(part.status).toBe(206)
+    expect(await part.text()).toBe('MZ')
+    const etag = part.headers.get('etag')!
+    const again = await fetch(`${sb.url}/image/${id}/${VERSION}/metal-amd64-secureboot-uki.efi`, { headers: { 'if-none-match': etag } })
+    expect(again.status).toBe(304)
+  }, 120_000)
+
   test('the same UKI and ISO from two cold caches (another factory with the same keys) have the same bytes', async () => {
     const again = await startEdge(sbEnv())
     try {
