@@ -4,8 +4,9 @@
  *   await runImager(profileYamlOrParsed, { output: '/path/asset', cacheDir, workDir, signal })
  *
  * Output kinds built today: `kernel` (the kernel bytes), `cmdline` (the kernel command line, no
- * trailing newline), `initramfs` (base initramfs + system extensions, initramfs.ts). Other kinds
- * throw ImagerUnsupportedError. The asset is written progressively to `output` (front to back,
+ * trailing newline), `initramfs` (base initramfs + system extensions, initramfs.ts), `uki`
+ * (uki.ts, signed for Secure Boot) and `iso` (iso.ts). Other kinds throw ImagerUnsupportedError;
+ * parts.ts has the building blocks (initramfs, UKI, systemd-boot, enrolment files) they share. The asset is written progressively to `output` (front to back,
  * visible to a reader tailing the file); on failure the partial file is left for the caller to
  * discard. `bun builder/imager/cli.ts` is the same thing as a command (profile on stdin).
  */

@@ -16,9 +16,8 @@
  */
 import type { KeyObject } from 'node:crypto'
 import { open } from 'node:fs/promises'
-import { InvalidInputError } from '../../src/errors.ts'
 import { signImage, type PeSigner } from './authenticode.ts'
-import { ioError } from './errors.ts'
+import { ImagerIOError, ioError } from './errors.ts'
 import { digestBytes, digestPiece, pcrPublicKeyPem, pcrSignatureJson, type Digests } from './pcr.ts'
 import {
   alignUp,
@@ -168,13 +167,13 @@ const PE_OFFSET = 0x80
 export function layoutPe(stub: PeFile, appended: readonly AppendedSection[], timestamp: number): PeLayout {
   const sa = stub.sectionAlignment
   const fa = stub.fileAlignment
-  if (sa === 0 || fa === 0) throw new InvalidInputError('systemd-stub: zero section or file alignment')
+  if (sa === 0 || fa === 0) throw new ImagerIOError('systemd-stub: zero section or file alignment')
   const optSize = stub.sizeOfOptionalHeader
   const count = stub.sections.length + appended.length
   const optOffset = PE_OFFSET + 4 + 20
   const sizeOfHeaders = alignUp(optOffset + optSize + 40 * count, fa)
   const lowestVa = Math.min(...stub.sections.map((s) => s.virtualAddress))
-  if (sizeOfHeaders > lowestVa) throw new InvalidInputError('systemd-stub: no room for the new section headers before its first section')
+  if (sizeOfHeaders > lowestVa) throw new ImagerIOError('systemd-stub: no room for the new section headers before its first section')
 
   const sections: SectionHeader[] = []
   const body: Piece[] = []
