@@ -4,6 +4,7 @@
  *   POST /v1/build   BuildJob (JSON) → the asset bytes, streamed while they are built
  *                    (X-Asset-State: hit | building); 400/500 with a one-line reason
  *   GET  /v1/stats   counters (imager runs, hits, misses, queue) as JSON
+ *   GET  /v1/progress/<key>   build progress as NDJSON (builder/progress-api.ts)
  *   GET  /metrics    Prometheus metrics of this builder
  *   GET  /healthz    200
  */
@@ -17,6 +18,7 @@ import { verifyJob } from '../src/asset/job.ts'
 import { profileCacheKey } from '../src/asset/cache-key.ts'
 import type { Profile } from '../src/asset/profile.ts'
 import type { BuildManager } from './manager.ts'
+import { PROGRESS_PATH, progressRequest } from './progress-api.ts'
 
 function text(status: number, body: string): Response {
   return new Response(`${body.split('\n')[0]}\n`, { status, headers: { 'content-type': 'text/plain; charset=utf-8' } })
@@ -32,6 +34,7 @@ export function builderFetchHandler(manager: BuildManager, log: Logger): (req: R
     if (url.pathname === '/v1/stats' && req.method === 'GET') {
       return Response.json({ ...manager.counters, running: manager.running, queued: manager.queued })
     }
+    if (url.pathname.startsWith(PROGRESS_PATH)) return progressRequest(req, manager.progress)
     if (url.pathname !== '/v1/build') return text(404, '404 page not found')
     if (req.method !== 'POST') return text(405, 'Method Not Allowed')
     let body: unknown

@@ -15,6 +15,8 @@ import { metaRoutes } from './routes/meta.ts'
 import { talosctlRoutes } from './routes/talosctl.ts'
 import { imageRoutes } from './routes/image.ts'
 import { pxeRoutes } from './routes/pxe.ts'
+import { progressRoutes } from './routes/progress.ts'
+import { progressFeedFor } from './progress-feed.ts'
 import type { AppContext } from './context.ts'
 import type { Builder } from '../builder/wiring.ts'
 import { createEdgeMetrics } from './metrics.ts'
@@ -123,6 +125,7 @@ export function createApp(ctx: AppContext & { builder?: Builder }) {
     .use(talosctlRoutes(ctx))
     .use(imageRoutes(ctx))
     .use(pxeRoutes(ctx))
+    .use(progressRoutes(ctx, progressFeedFor(ctx)))
   for (const r of app.routes) {
     registered.push({ method: r.method, path: r.path })
     if (r.method === 'GET' && IMPLICIT_HEAD.has(r.path)) registered.push({ method: 'HEAD', path: r.path })
