@@ -17,6 +17,7 @@ import { imageRoutes } from './routes/image.ts'
 import { pxeRoutes } from './routes/pxe.ts'
 import { progressRoutes } from './routes/progress.ts'
 import { progressFeedFor } from './progress-feed.ts'
+import { uiRoutes } from './routes/ui.ts'
 import type { AppContext } from './context.ts'
 import type { Builder } from '../builder/wiring.ts'
 import { createEdgeMetrics } from './metrics.ts'
@@ -126,6 +127,7 @@ export function createApp(ctx: AppContext & { builder?: Builder }) {
     .use(imageRoutes(ctx))
     .use(pxeRoutes(ctx))
     .use(progressRoutes(ctx, progressFeedFor(ctx)))
+    .use(uiRoutes(ctx))
   for (const r of app.routes) {
     registered.push({ method: r.method, path: r.path })
     if (r.method === 'GET' && IMPLICIT_HEAD.has(r.path)) registered.push({ method: 'HEAD', path: r.path })
