@@ -30,7 +30,12 @@ export async function progressRequest(req: Request, feed: ProgressFeed): Promise
     start: async (controller) => {
       let closed = false
       const line = (s: string) => {
-        if (!closed) controller.enqueue(enc.encode(`${s}\n`))
+        if (closed) return
+        try {
+          controller.enqueue(enc.encode(`${s}\n`))
+        } catch {
+          stop() // the edge went away
+        }
       }
       const keepalive = setInterval(() => line(''), KEEPALIVE_MS)
       let unsubscribe = () => {}
@@ -46,7 +51,11 @@ export async function progressRequest(req: Request, feed: ProgressFeed): Promise
         line(JSON.stringify(event))
         if (isTerminal(event)) {
           stop()
-          controller.close()
+          try {
+            controller.close()
+          } catch {
+            // already closed by the client
+          }
         }
       }
       unsubscribe = await feed.subscribe(key, send)

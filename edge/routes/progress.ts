@@ -59,7 +59,12 @@ export function progressRoutes(ctx: AppContext, feed: ProgressFeed) {
           let rank = -1
           let unsubscribe = () => {}
           const write = (s: string) => {
-            if (!closed) controller.enqueue(enc.encode(s))
+            if (closed) return
+            try {
+              controller.enqueue(enc.encode(s))
+            } catch {
+              stop() // the client is gone
+            }
           }
           const keepalive = setInterval(() => write(': keep-alive\n\n'), KEEPALIVE_MS)
           stop = () => {
@@ -76,7 +81,11 @@ export function progressRoutes(ctx: AppContext, feed: ProgressFeed) {
             write(`event: ${state}\ndata: ${JSON.stringify(data)}\n\n`)
             if (r === 2) {
               stop()
-              controller.close()
+              try {
+                controller.close()
+              } catch {
+                // already closed by the client
+              }
             }
           }
           write('retry: 10000\n\n')

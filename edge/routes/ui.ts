@@ -55,7 +55,11 @@ export function uiRoutes(ctx: AppContext & { builder?: Builder }) {
       () => new Response(llmsText(ctx.config.http.externalUrl, ctx.config.http.externalPxeUrl), { headers: { 'content-type': 'text/plain; charset=utf-8' } }),
       {
         response: { 200: v.pipe(v.string(), v.description('Markdown text describing the API for agents')) },
-        detail: { summary: 'A guide to this API for LLM agents', tags: ['health'] },
+        detail: {
+          summary: 'A guide to this API for LLM agents',
+          tags: ['docs'],
+          description: 'Plain text (Markdown) describing how to create schematics and download assets from this factory, with its URLs filled in.',
+        },
       },
     )
 }

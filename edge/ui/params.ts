@@ -363,6 +363,7 @@ export function backUrl(p: WizardParams, step: Step): string | null {
   const undone = keysFrom(prev)
   const q = clearKeys(p, undone)
   for (const key of [...undone] as RememberedKey[]) {
+    if (key === 'arch' && archIsDerived(p)) continue // never a choice the user made
     const values = valuesOf(p, key)
     if (values.length > 0) q.selected[key] = values
     // an unchecked box (secureboot) is a choice too; later steps keep what they remembered

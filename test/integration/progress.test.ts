@@ -2,7 +2,8 @@
  * Build progress over Server-Sent Events (GET /progress/…) against the stand-in release: a cold
  * initramfs build reads queued → building (bytes growing) → done with the sha256 of the file a
  * download gets — with the builder in the edge, with the builder as a separate daemon, and with
- * two daemons sharing redis-server where the node asked is not the one building.
+ * two daemons sharing redis-server where the node asked is not the one building, and through
+ * the `npm start` stack (Caddy → edge → builder daemon on a unix socket).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -13,6 +14,7 @@ import { startUpstream, type Upstream } from '../helpers/release.ts'
 import { startRedis, type TestRedis } from '../helpers/redis.ts'
 import { startBuilderDaemon } from '../helpers/builder-daemon.ts'
 import { readSse, type SseEvent } from '../helpers/sse.ts'
+import { startStack } from '../helpers/stack.ts'
 
 const VERSION = 'v1.12.0'
 const ASSET = 'initramfs-amd64.xz'
@@ -30,14 +32,14 @@ afterAll(async () => {
 
 const sha256 = (b: ArrayBuffer) => new Bun.CryptoHasher('sha256').update(new Uint8Array(b)).digest('hex')
 
-async function createSchematic(edge: RunningEdge, arg: string): Promise<string> {
+async function createSchematic(edge: { url: string }, arg: string): Promise<string> {
   const body = JSON.stringify({ customization: { extraKernelArgs: [arg], systemExtensions: { officialExtensions: EXTENSIONS } } })
   const res = await fetch(`${edge.url}/schematics`, { method: 'POST', body })
   expect(res.status).toBe(201)
   return ((await res.json()) as { id: string }).id
 }
 
-async function progress(edge: RunningEdge, id: string, path = ASSET): Promise<SseEvent[]> {
+async function progress(edge: { url: string }, id: string, path = ASSET): Promise<SseEvent[]> {
   const res = await fetch(`${edge.url}/progress/${id}/${VERSION}/${path}`)
   expect(res.status).toBe(200)
   expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
@@ -64,7 +66,7 @@ function expectColdSequence(events: SseEvent[]): void {
   for (const e of events.filter((x) => x.event === 'building')) expect(['preparing', 'writing', 'publishing']).toContain(String(e.data.phase))
 }
 
-async function expectDoneMatchesDownload(edge: RunningEdge, id: string, events: SseEvent[]): Promise<void> {
+async function expectDoneMatchesDownload(edge: { url: string }, id: string, events: SseEvent[]): Promise<void> {
   const done = events.at(-1)!
   const body = await (await fetch(`${edge.url}/image/${id}/${VERSION}/${ASSET}`)).arrayBuffer()
   expect(done.data).toEqual({ size: body.byteLength, sha256: sha256(body) })
@@ -166,6 +168,21 @@ describe('two builder daemons sharing redis-server', () => {
       await edge?.stop()
       await Promise.all([asked.kill(), building.kill()])
       await rm(dataDir, { recursive: true, force: true })
+    }
+  }, 180_000)
+})
+
+describe('the npm start stack', () => {
+  test('progress streams through Caddy from the builder daemon on its unix socket', async () => {
+    const stack = await startStack(up.env)
+    try {
+      const id = await createSchematic(stack, 'progress=stack')
+      const events = await progress(stack, id)
+      console.info(`stack: ${events.map((e) => `${e.event}${e.event === 'building' ? `(${String(e.data.bytes)})` : ''}@${e.atMs}ms`).join(' ')}`)
+      expectColdSequence(events)
+      await expectDoneMatchesDownload(stack, id, events)
+    } finally {
+      await stack.stop()
     }
   }, 180_000)
 })
