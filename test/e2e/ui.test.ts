@@ -5,36 +5,23 @@
  * (200, or 501 for kinds this factory does not build yet, or 400 for SecureBoot while the factory
  * has no SecureBoot keys), "Build now" with its progress bar, copy to clipboard, deep links that
  * re-open each step with the same choices, no request leaving the machine, no console errors, no
- * critical axe-core violation, and screenshots at desktop and phone widths in light and dark.
+ * critical axe-core violation, and screenshots at desktop and phone widths in light and dark
+ * (test/helpers/browser.ts). The same pages without a browser: test/integration/ui-http.test.ts.
  *
  * Screenshots: test-output/ui/ (gitignored).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
-import type { AxeResults } from 'axe-core'
+import type { Browser, Page } from 'playwright-core'
 import { mkdir } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
-import { createRequire } from 'node:module'
+import { resolve } from 'node:path'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
 import { startUpstream, type Upstream } from '../helpers/release.ts'
 import { freePort } from '../helpers/ports.ts'
 import { BUILT_KINDS } from '../../src/asset/kinds.ts'
+import { arrive, expectDeepLinksReopen, finishSession, launchChromium, newSession, screenshots } from '../helpers/browser.ts'
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
 const VERSION = '1.12.0'
 const OUT = resolve(import.meta.dir, '../../test-output/ui')
-const AXE_SOURCE = await Bun.file(createRequire(import.meta.url).resolve('axe-core/axe.min.js')).text()
-const DESKTOP = { width: 1280, height: 900 }
-const PHONE = { width: 390, height: 844 }
 
 let up: Upstream
 let edge: RunningEdge
@@ -46,7 +33,7 @@ beforeAll(async () => {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}/`
   edge = await startEdge({ ...up.env, FACTORY_HTTP_ADDR: `127.0.0.1:${port}`, FACTORY_EXTERNAL_URL: url, FACTORY_EXTERNAL_PXE_URL: url })
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
+  browser = await launchChromium()
 }, 240_000)
 afterAll(async () => {
   await browser?.close()
@@ -54,82 +41,11 @@ afterAll(async () => {
   await up?.stop()
 })
 
-// ---- harness -----------------------------------------------------------------------------------
-
-interface Session {
-  context: BrowserContext
-  page: Page
-  offHost: string[]
-  consoleErrors: string[]
-  /** (label, URL, state) of each step as it was reached */
-  visited: { label: string; url: string; state: string }[]
-}
-
-async function session(): Promise<Session> {
-  const context = await browser.newContext({ viewport: DESKTOP })
-  const s: Session = { context, page: await context.newPage(), offHost: [], consoleErrors: [], visited: [] }
-  await context.route('**/*', (route) => {
-    const u = new URL(route.request().url())
-    if (u.hostname !== '127.0.0.1' && u.protocol !== 'data:' && u.protocol !== 'blob:') {
-      s.offHost.push(u.href)
-      return route.abort()
-    }
-    return route.continue()
-  })
-  s.page.on('console', (m) => {
-    if (m.type() === 'error') s.consoleErrors.push(m.text())
-  })
-  s.page.on('pageerror', (e) => s.consoleErrors.push(`pageerror: ${e.message}`))
-  return s
-}
-
-// Browser-side code is passed as text: the project's TypeScript has no DOM library.
-const STATE_JS = `(() => {
-  const h1 = document.querySelector('h1')?.textContent ?? ''
-  const form = document.querySelector('form.step')
-  const fields = form ? [...new FormData(form)].map(([k, v]) => k + '=' + String(v)) : []
-  const id = document.getElementById('schematic-id')?.textContent ?? ''
-  return JSON.stringify({ h1, fields, id })
-})()`
-const AXE_RUN_JS = `axe.run(document, { resultTypes: ['violations'] }).then((r) =>
-  r.violations.map((v) => ({ id: v.id, impact: v.impact || '', nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) })))`
-
-/** What a step shows: its heading and its form's fields (or the final page's schematic ID). */
-async function pageState(page: Page): Promise<string> {
-  return (await page.evaluate(STATE_JS)) as string
-}
-
-async function arrive(s: Session, heading: string, label: string): Promise<void> {
-  await s.page.waitForSelector(`h1:text-is("${heading}")`, { timeout: 30_000 })
-  s.visited.push({ label, url: s.page.url(), state: await pageState(s.page) })
-  await expectAccessible(s.page, label)
-}
+// ---- helpers -----------------------------------------------------------------------------------
 
 async function next(page: Page, name = 'Next'): Promise<void> {
   await page.getByRole('button', { name, exact: true }).click()
   await page.waitForLoadState('load')
-}
-
-async function expectAccessible(page: Page, label: string): Promise<void> {
-  if (!(await page.evaluate('typeof axe !== "undefined"'))) await page.evaluate(AXE_SOURCE)
-  const results = (await page.evaluate(AXE_RUN_JS)) as { id: string; impact: NonNullable<AxeResults['violations'][number]['impact']> | ''; nodes: string[] }[]
-  const serious = results.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-  if (serious.length > 0) console.warn(`axe ${label}: ${JSON.stringify(serious)}`)
-  expect(`${label}: ${JSON.stringify(results.filter((v) => v.impact === 'critical'))}`).toBe(`${label}: []`)
-}
-
-/** Desktop and phone widths, light and dark; back to desktop light afterwards. */
-async function screenshots(page: Page, name: string): Promise<void> {
-  for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
-    for (const scheme of ['light', 'dark'] as const) {
-      await page.setViewportSize(viewport)
-      await page.emulateMedia({ colorScheme: scheme })
-      await page.screenshot({ path: join(OUT, `${name}-${size}-${scheme}.png`), fullPage: true })
-      if (scheme === 'dark' && size === 'desktop') await expectAccessible(page, `${name} (dark)`)
-    }
-  }
-  await page.setViewportSize(DESKTOP)
-  await page.emulateMedia({ colorScheme: 'light' })
 }
 
 /** The ID POST /schematics gives the same choices (the reference UI's rules, written out). */
@@ -171,32 +87,13 @@ async function checkFactoryLinks(page: Page): Promise<number> {
   return links.length
 }
 
-/** Each recorded step URL re-opens the same step with the same choices. */
-async function checkDeepLinks(s: Session): Promise<void> {
-  const page = await s.context.newPage()
-  try {
-    for (const v of s.visited) {
-      await page.goto(v.url, { waitUntil: 'load' })
-      expect(`${v.label}: ${await pageState(page)}`).toBe(`${v.label}: ${v.state}`)
-    }
-  } finally {
-    await page.close()
-  }
-}
-
-async function finish(s: Session): Promise<void> {
-  await s.context.close()
-  expect(s.offHost).toEqual([])
-  expect(s.consoleErrors).toEqual([])
-}
-
 const sha256 = (b: ArrayBuffer) => new Bun.CryptoHasher('sha256').update(new Uint8Array(b)).digest('hex')
 
 // ---- walks -------------------------------------------------------------------------------------
 
 describe('wizard in Chromium', () => {
   test('metal: extensions, kernel args, bootloader; Build now with progress; copy; every link answers', async () => {
-    const s = await session()
+    const s = await newSession(browser)
     await s.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: edge.url })
     const { page } = s
     try {
@@ -205,7 +102,7 @@ describe('wizard in Chromium', () => {
       await arrive(s, 'Build a Talos Linux boot image', 'start')
       expect(await page.textContent('.status')).toContain(`v${VERSION}`)
       expect(await page.textContent('.status')).toContain('reachable')
-      await screenshots(page, 'metal-1-start')
+      await screenshots(page, OUT, 'metal-1-start')
       await page.click('label[for="target-metal"]')
       await next(page)
 
@@ -229,7 +126,7 @@ describe('wizard in Chromium', () => {
       await page.click('label[for="ext-siderolabs-gvisor"]')
       // the checked extension stays listed while another is searched
       expect(await page.isVisible('label[for="ext-siderolabs-amd-ucode"]')).toBe(true)
-      await screenshots(page, 'metal-2-extensions')
+      await screenshots(page, OUT, 'metal-2-extensions')
       await next(page)
 
       await arrive(s, 'Customize', 'customization')
@@ -269,17 +166,17 @@ describe('wizard in Chromium', () => {
       expect(await row.locator('progress').getAttribute('value')).toBe('1')
       const download = await (await fetch(`${edge.url}/image/${id}/v${VERSION}/initramfs-amd64.xz`)).arrayBuffer()
       expect(await row.locator('.build-status').textContent()).toContain(`sha256 ${sha256(download)}`)
-      await screenshots(page, 'metal-3-final')
+      await screenshots(page, OUT, 'metal-3-final')
 
       expect(await checkFactoryLinks(page)).toBeGreaterThan(15)
-      await checkDeepLinks(s)
+      await expectDeepLinksReopen(s)
     } finally {
-      await finish(s)
+      await finishSession(s)
     }
   }, 400_000)
 
   test('cloud: keyboard on the first step, arm64 with SecureBoot, Back keeps the choices', async () => {
-    const s = await session()
+    const s = await newSession(browser)
     const { page } = s
     try {
       await page.goto(`${edge.url}/`, { waitUntil: 'load' })
@@ -329,16 +226,16 @@ describe('wizard in Chromium', () => {
       const files = await page.$$eval('.asset code.file', (els) => els.map((e) => e.textContent))
       expect(files).toEqual(['nocloud-arm64-secureboot.raw.xz', 'nocloud-arm64-secureboot.iso'])
       expect(await page.textContent('#pxe-url')).toBe(`${edge.url}/pxe/${id}/v${VERSION}/nocloud-arm64-secureboot`)
-      await screenshots(page, 'cloud-final')
+      await screenshots(page, OUT, 'cloud-final')
       await checkFactoryLinks(page)
-      await checkDeepLinks(s)
+      await expectDeepLinksReopen(s)
     } finally {
-      await finish(s)
+      await finishSession(s)
     }
   }, 300_000)
 
   test('SBC: board, overlay options; arm64 disk image', async () => {
-    const s = await session()
+    const s = await newSession(browser)
     const { page } = s
     try {
       await page.goto(`${edge.url}/`, { waitUntil: 'load' })
@@ -370,121 +267,11 @@ describe('wizard in Chromium', () => {
       )
       expect(await page.$$eval('.asset code.file', (els) => els.map((e) => e.textContent))).toEqual(['metal-arm64.raw.xz'])
       expect(await page.textContent('#installer-image')).toBe(`127.0.0.1:${new URL(edge.url).port}/metal-installer/${id}:v${VERSION}`)
-      await screenshots(page, 'sbc-final')
+      await screenshots(page, OUT, 'sbc-final')
       await checkFactoryLinks(page)
-      await checkDeepLinks(s)
+      await expectDeepLinksReopen(s)
     } finally {
-      await finish(s)
+      await finishSession(s)
     }
   }, 300_000)
-})
-
-// ---- the same pages over plain HTTP (no JavaScript) --------------------------------------------
-
-describe('wizard over HTTP', () => {
-  const get = (path: string, init?: RequestInit) => fetch(`${edge.url}${path}`, { redirect: 'manual', ...init })
-  const form = (pairs: [string, string][]) =>
-    get('/ui/wizard', { method: 'POST', body: new URLSearchParams(pairs).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } })
-
-  test('GET and HEAD /; the router\'s 404 and 405 are unchanged', async () => {
-    const page = await get('/')
-    expect(page.status).toBe(200)
-    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8')
-    expect(page.headers.get('server')).toMatch(/^Image Factory v/)
-    expect(page.headers.get('x-request-id')).toBeTruthy()
-    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")
-    const head = await get('/', { method: 'HEAD' })
-    expect(head.status).toBe(200)
-    expect(await head.text()).toBe('')
-    const missing = await get('/no-such-page')
-    expect(missing.status).toBe(404)
-    expect(await missing.text()).toBe('404 page not found\n')
-    const post = await get('/', { method: 'POST' })
-    expect(post.status).toBe(405)
-    expect(post.headers.get('allow')).toBe('GET, HEAD, OPTIONS')
-    const wizardGet = await get('/ui/wizard')
-    expect(wizardGet.status).toBe(405)
-    expect(wizardGet.headers.get('allow')).toBe('OPTIONS, POST')
-  })
-
-  test('bad parameters are one-line 4xx answers; a machine configuration is refused in a URL', async () => {
-    const cases: [string, number, string][] = [
-      ['/?target=desktop', 400, 'invalid wizard parameter target: must be metal, cloud or sbc'],
-      ['/?target=metal&version=one', 400, 'invalid wizard parameter version: must be a Talos version like 1.12.0'],
-      ['/?target=metal&version=1.99.0', 404, 'version 1.99.0 is not available'],
-      ['/?target=cloud&version=1.12.0&platform=nimbus', 400, 'unknown cloud platform "nimbus"'],
-      ['/?target=sbc&version=1.10.7&board=pi', 400, 'unknown board "pi"'],
-      ['/?embedded-config=machine%3A+%7B%7D', 400, 'embedded-config is a secret: send it in a POST body, never in a URL'],
-      [`/?target=metal&schematic-id=${'0'.repeat(64)}`, 404, `schematic ID "${'0'.repeat(64)}" not found`],
-    ]
-    for (const [path, status, reason] of cases) {
-      const res = await get(path)
-      expect(`${path} → ${res.status} ${(await res.text()).trim()}`).toBe(`${path} → ${status} ${reason}`)
-    }
-    const notForm = await get('/ui/wizard', { method: 'POST', body: 'target=metal', headers: { 'content-type': 'text/plain' } })
-    expect(notForm.status).toBe(400)
-  })
-
-  test('without JavaScript: the last step POSTs, the machine configuration stays out of the URL, schematic-id pre-fills', async () => {
-    const config = 'machine:\n  type: worker\n'
-    const res = await form([
-      ['target', 'metal'],
-      ['version', VERSION],
-      ['arch', 'amd64'],
-      ['extensions', '-'],
-      ['extensions', 'siderolabs/intel-ucode'],
-      ['cmdline-set', 'true'],
-      ['cmdline', 'talos.dashboard.disabled=1'],
-      ['embedded-config', config],
-    ])
-    expect(res.status).toBe(303)
-    const location = res.headers.get('location') ?? ''
-    expect(location).not.toContain('embedded')
-    expect(location).not.toContain('worker')
-    const id = new URLSearchParams(location.slice(2)).get('schematic-id')
-    expect(id).toBe(await apiSchematicId({ customization: { embeddedMachineConfiguration: config, extraKernelArgs: ['talos.dashboard.disabled=1'], systemExtensions: { officialExtensions: ['siderolabs/intel-ucode'] } } }))
-    const final = await (await get(location)).text()
-    expect(final).toContain(`<code id="schematic-id">${id}</code>`)
-    expect(final).toContain('embeddedMachineConfiguration')
-
-    // going back from the final page: the stored schematic pre-fills the customization step
-    const back = /<a class="button secondary" href="([^"]+)">Back<\/a>/.exec(final)?.[1]?.replaceAll('&amp;', '&')
-    expect(back).toBeDefined()
-    const step = await (await get(back!)).text()
-    expect(step).toContain('<h1>Customize</h1>')
-    expect(step).toContain('value="talos.dashboard.disabled=1"')
-    expect(step).toContain('>machine:\n  type: worker\n</textarea>')
-
-    // a deep link with only schematic-id pre-checks its extensions
-    const ext = await (await get(`/?target=metal&version=${VERSION}&arch=amd64&schematic-id=${id}`)).text()
-    expect(ext).toContain('<h1>Choose system extensions</h1>')
-    expect(ext).toMatch(/value="siderolabs\/intel-ucode" checked/)
-    expect(ext).not.toMatch(/value="siderolabs\/gvisor" checked/)
-  })
-
-  test('the extension filter works as a plain form', async () => {
-    const page = await (await get(`/?target=metal&version=${VERSION}&arch=amd64&extensions=-&extensions=siderolabs/gvisor&search=firmware&filter=1`)).text()
-    expect(page).toContain('<h1>Choose system extensions</h1>')
-    const listed = [...page.matchAll(/name="extensions" value="(siderolabs\/[^"]+)"/g)].map((m) => m[1])
-    expect(listed).toEqual(['siderolabs/gvisor', 'siderolabs/realtek-firmware']) // the checked one stays
-    expect(page).toMatch(/value="siderolabs\/gvisor" checked/)
-  })
-
-  test('llms.txt, static assets, and the progress endpoint in the OpenAPI document', async () => {
-    const llms = await get('/llms.txt')
-    expect(llms.status).toBe(200)
-    expect(llms.headers.get('content-type')).toBe('text/plain; charset=utf-8')
-    const text = await llms.text()
-    expect(text).toContain(`${edge.url}/schematics`)
-    expect(text).toContain('/progress/')
-    for (const [file, type] of [['ui.css', 'text/css; charset=utf-8'], ['ui.js', 'text/javascript; charset=utf-8'], ['favicon.svg', 'image/svg+xml']]) {
-      const res = await get(`/ui/assets/${file}`)
-      expect(`${file} ${res.status} ${res.headers.get('content-type')}`).toBe(`${file} 200 ${type}`)
-    }
-    for (const bad of ['nope.js', 'constructor', '__proto__', '..%2Fui.ts']) expect((await get(`/ui/assets/${bad}`)).status).toBe(404)
-    const doc = (await (await get('/swagger/json')).json()) as { paths: Record<string, Record<string, { responses?: Record<string, { content?: Record<string, unknown> }> }>> }
-    expect(Object.keys(doc.paths['/progress/{schematic}/{version}/{path}']?.get?.responses?.['200']?.content ?? {})).toEqual(['text/event-stream'])
-    expect(doc.paths['/']).toBeUndefined()
-    expect(doc.paths['/ui/wizard']).toBeUndefined()
-  })
 })
