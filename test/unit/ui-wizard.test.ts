@@ -148,6 +148,16 @@ describe('the schematic the choices make', () => {
     expect(reason(() => wizardSchematic(q('target=sbc&version=1.12.0&board=rpi_generic&overlay-options=-+a')))).toBe('overlay-options must be a YAML mapping of option names to values')
   })
 
+  test('hostile overlay options are refused quickly by the bounded YAML parser', () => {
+    const bomb = ['a: &a [x,x,x,x,x,x,x,x,x]', 'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]', 'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]', 'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]', 'e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]', 'f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]', 'g: [*f,*f,*f,*f,*f,*f,*f,*f,*f]'].join('\n')
+    for (const text of [bomb, `deep: ${'['.repeat(5000)}${']'.repeat(5000)}`]) {
+      const started = performance.now()
+      const p = q(`target=sbc&version=1.12.0&board=rpi_generic&overlay-options=${encodeURIComponent(text)}`)
+      expect(() => wizardSchematic(p)).toThrow(InvalidInputError)
+      expect(performance.now() - started).toBeLessThan(1000)
+    }
+  })
+
   test('the embedded machine configuration, and a stored schematic back into defaults', () => {
     const p = q(`${base}&extensions=-&extensions=siderolabs/gvisor&cmdline=a+b&bootloader=sd-boot&embedded-config=machine%3A%0A++type%3A+worker%0A`, true)
     const s = wizardSchematic(p)
