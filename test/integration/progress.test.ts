@@ -181,6 +181,10 @@ describe('the npm start stack', () => {
       console.info(`stack: ${events.map((e) => `${e.event}${e.event === 'building' ? `(${String(e.data.bytes)})` : ''}@${e.atMs}ms`).join(' ')}`)
       expectColdSequence(events)
       await expectDoneMatchesDownload(stack, id, events)
+      // the landing page reads the daemon's cache size (the edge does not index the daemon's writes)
+      const landing = await (await fetch(`${stack.url}/`)).text()
+      expect(landing).toContain('<dd>separate daemon</dd>')
+      expect(landing).toMatch(/<dt>Asset cache<\/dt><dd>1\.\d MiB of 20 GiB<\/dd>/)
     } finally {
       await stack.stop()
     }
