@@ -82,7 +82,7 @@ export function createApp(ctx: AppContext & { builder?: Builder }) {
 
   const app = new Elysia({ name: 'image-factory' })
     .onRequest(({ request, set }) => {
-      const id = request.headers.get('x-request-id') || crypto.randomUUID()
+      const id = requestIdOf(request)
       const path = new URL(request.url).pathname
       meta.set(request, { id, start: performance.now(), path })
       if (cors.isPreflight(request)) return early(request, cors.preflight(request))
@@ -130,6 +130,12 @@ export function createApp(ctx: AppContext & { builder?: Builder }) {
     if (r.method === 'GET' && IMPLICIT_HEAD.has(r.path)) registered.push({ method: 'HEAD', path: r.path })
   }
   return app
+}
+
+/** A client's X-Request-ID when it is 1–128 visible ASCII characters, else a fresh UUID (never echo unbounded input). */
+export function requestIdOf(request: Request): string {
+  const given = request.headers.get('x-request-id')
+  return given !== null && /^[\x21-\x7e]{1,128}$/.test(given) ? given : crypto.randomUUID()
 }
 
 function validationReason(error: unknown): string {
