@@ -8,14 +8,14 @@ import { readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 
 let up: Upstream
 let edge: RunningEdge
 let id: string
 
 beforeAll(async () => {
-  up = await startUpstream(['v1.12.0'])
+  up = await sharedUpstream()
   edge = await startEdge(up.env)
   id = ((await (await fetch(`${edge.url}/schematics`, { method: 'POST', body: '{}' })).json()) as { id: string }).id
 }, 180_000)

@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 import { startBuilderDaemon, type RunningBuilder } from '../helpers/builder-daemon.ts'
 import { profileCacheKey } from '../../src/asset/cache-key.ts'
 import type { Profile } from '../../src/asset/profile.ts'
@@ -28,7 +28,7 @@ let genuine: BuildJob
 let poisoned: BuildJob
 
 beforeAll(async () => {
-  up = await startUpstream(['v1.12.0'])
+  up = await sharedUpstream()
   planner = await startEdge(up.env)
   runDir = await mkdtemp(join(tmpdir(), 'builder-run-'))
   const env = { ...up.env, FACTORY_DATA_DIR: planner.dataDir }

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { connect } from 'node:net'
 import { startStack, type RunningStack } from '../helpers/stack.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 
 setDefaultTimeout(60_000)
 
@@ -44,7 +44,7 @@ function rawGet(port: number, target: string, extra: Record<string, string> = {}
 }
 
 beforeAll(async () => {
-  up = await startUpstream([VERSION])
+  up = await sharedUpstream()
   stack = await startStack(up.env)
   const create = async (body: string) => ((await (await fetch(`${stack.url}/schematics`, { method: 'POST', body })).json()) as { id: string }).id
   a = await create('{"customization":{"extraKernelArgs":["victim-a"]}}')
