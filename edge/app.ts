@@ -18,6 +18,7 @@ import { pxeRoutes } from './routes/pxe.ts'
 import { progressRoutes } from './routes/progress.ts'
 import { progressFeedFor } from './progress-feed.ts'
 import { uiRoutes } from './routes/ui.ts'
+import { statusRoutes } from './routes/status.ts'
 import type { AppContext } from './context.ts'
 import type { Builder } from '../builder/wiring.ts'
 import { createEdgeMetrics } from './metrics.ts'
@@ -84,7 +85,7 @@ export function createApp(ctx: AppContext & { builder?: Builder }) {
 
   const app = new Elysia({ name: 'image-factory' })
     .onRequest(({ request, set }) => {
-      const id = request.headers.get('x-request-id') || crypto.randomUUID()
+      const id = requestIdOf(request)
       const path = new URL(request.url).pathname
       meta.set(request, { id, start: performance.now(), path })
       if (cors.isPreflight(request)) return early(request, cors.preflight(request))
@@ -121,6 +122,7 @@ export function createApp(ctx: AppContext & { builder?: Builder }) {
       detail: { summary: 'Prometheus metrics', tags: ['health'] },
     })
     .use(healthRoutes())
+    .use(statusRoutes(ctx))
     .use(schematicRoutes(ctx))
     .use(metaRoutes(ctx))
     .use(talosctlRoutes(ctx))
@@ -133,6 +135,12 @@ export function createApp(ctx: AppContext & { builder?: Builder }) {
     if (r.method === 'GET' && IMPLICIT_HEAD.has(r.path)) registered.push({ method: 'HEAD', path: r.path })
   }
   return app
+}
+
+/** A client's X-Request-ID when it is 1–128 visible ASCII characters, else a fresh UUID (never echo unbounded input). */
+export function requestIdOf(request: Request): string {
+  const given = request.headers.get('x-request-id')
+  return given !== null && /^[\x21-\x7e]{1,128}$/.test(given) ? given : crypto.randomUUID()
 }
 
 function validationReason(error: unknown): string {

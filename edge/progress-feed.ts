@@ -9,6 +9,7 @@
  */
 import * as v from 'valibot'
 import type { Builder } from '../builder/wiring.ts'
+import { builderApiSecret } from '../builder/api-secret.ts'
 import { ProgressEventSchema, type ProgressFeed, type ProgressListener } from '../builder/progress.ts'
 import type { Config } from '../src/config.ts'
 import type { Logger } from '../src/log.ts'
@@ -18,16 +19,20 @@ const FIRST_LINE_MS = 5000
 
 export function progressFeedFor(ctx: { config: Config; log: Logger; builder?: Builder }): ProgressFeed {
   if (ctx.builder) return ctx.builder.manager.progress
-  return new DaemonProgressFeed(ctx.config.builder.url, ctx.log)
+  const config = ctx.config
+  return new DaemonProgressFeed(config.builder.url, ctx.log, () => builderApiSecret(config))
 }
 
 export class DaemonProgressFeed implements ProgressFeed {
   private readonly base: string
   private readonly unix: string | undefined
+  private secret: Promise<string> | undefined
 
+  /** `loadSecret`: the job API's shared secret (read once, when first needed). */
   constructor(
     url: string,
     private readonly log: Logger,
+    private readonly loadSecret: () => Promise<string>,
   ) {
     if (url.startsWith('unix:')) {
       this.unix = url.slice(5)
@@ -44,7 +49,12 @@ export class DaemonProgressFeed implements ProgressFeed {
     const onTimeout = () => ac.abort()
     firstLine.addEventListener('abort', onTimeout, { once: true })
     try {
-      const res = await fetch(`${this.base}/v1/progress/${key}`, { signal: ac.signal, ...(this.unix ? { unix: this.unix } : {}) })
+      this.secret ??= this.loadSecret().catch((err: unknown) => {
+        this.secret = undefined // try again with the next subscriber
+        throw err
+      })
+      const headers = { authorization: `Bearer ${await this.secret}` }
+      const res = await fetch(`${this.base}/v1/progress/${key}`, { headers, signal: ac.signal, ...(this.unix ? { unix: this.unix } : {}) })
       if (!res.ok || !res.body) throw new Error(`builder answered ${res.status}`)
       const lines = readLines(res.body)
       const first = await lines.next()

@@ -1,62 +1,25 @@
 /**
- * Builds the AppContext from a Config: the schematic store (filesystem or OCI registry) with the
- * LRU in front, the upstream registry client, the catalogue and the services. Shared by
- * edge/main.ts and the tests.
+ * Builds the AppContext from a Config: the domain services (schematics, catalogue, planner —
+ * src/services.ts, shared with the builder daemon), the asset store and the builder (in this
+ * process, or the daemon's job API). Shared by edge/main.ts and the tests.
  */
-import { join, resolve } from 'node:path'
 import type { Config } from '../src/config.ts'
 import type { Logger } from '../src/log.ts'
-import { RegistryClient } from '../src/oci/client.ts'
-import { upstreamClient } from '../src/oci/upstream.ts'
-import { CachedSchematicStore } from '../src/store/cached-schematic-store.ts'
-import { FsSchematicStore } from '../src/store/fs-schematic-store.ts'
-import { OciSchematicStore } from '../src/store/oci-schematic-store.ts'
-import type { SchematicStore } from '../src/store/schematic-store.ts'
-import { SchematicService } from '../src/schematic/service.ts'
-import { Catalog } from '../src/catalog/catalog.ts'
-import { RegistryImageSource } from '../src/catalog/registry-source.ts'
-import { RedisSharedCache, type SharedCache } from '../src/catalog/shared-cache.ts'
+import { createDomainServices } from '../src/services.ts'
 import type { AppContext } from './context.ts'
 import { AssetService } from './assets.ts'
 import { HttpBuilder, InProcessBuilder, type BuilderClient } from './builder-client.ts'
 import { createAssetStore, createBuilder, type Builder } from '../builder/wiring.ts'
-
-export function createSchematicStore(config: Config): SchematicStore {
-  const s = config.schematics
-  const inner: SchematicStore =
-    s.store === 'oci'
-      ? new OciSchematicStore({
-          client: new RegistryClient({
-            registry: s.registry,
-            insecure: s.insecure,
-            username: config.upstream.username || undefined,
-            password: config.upstream.password || undefined,
-          }),
-          repository: s.repository,
-        })
-      : new FsSchematicStore(join(resolve(config.dataDir), 'schematics'))
-  return new CachedSchematicStore(inner, { capacity: s.cacheSize, negativeTtlMs: s.negativeTtlMs })
-}
+import { builderApiSecret } from '../builder/api-secret.ts'
 
 export async function buildContext(config: Config, log: Logger): Promise<AppContext & { builder?: Builder; close(): Promise<void> }> {
-  const schematics = new SchematicService(createSchematicStore(config), log.child({ component: 'schematics' }))
-  const shared: SharedCache | undefined = config.redisUrl ? new RedisSharedCache(config.redisUrl) : undefined
-  const catalog = new Catalog({
-    source: new RegistryImageSource(upstreamClient(config), join(resolve(config.dataDir), 'artifacts')),
-    log: log.child({ component: 'catalog' }),
-    registry: config.upstream.registry,
-    minTalosVersion: config.build.minTalosVersion,
-    brokenTalosVersions: config.build.brokenTalosVersions,
-    refreshIntervalMs: config.catalog.refreshIntervalMs,
-    shared,
-  })
-  catalog.start()
+  const services = createDomainServices(config, log)
   // Embedded mode runs the builder in this process; otherwise talk to the daemon.
   let builder: Builder | undefined
   let client: BuilderClient
   let store
   if (config.builder.url) {
-    client = new HttpBuilder(config.builder.url)
+    client = new HttpBuilder(config.builder.url, await builderApiSecret(config))
     store = createAssetStore(config, log.child({ component: 'assets' }))
     await store.init()
   } else {
@@ -64,17 +27,16 @@ export async function buildContext(config: Config, log: Logger): Promise<AppCont
     client = new InProcessBuilder(builder.manager)
     store = builder.store
   }
-  const assets = new AssetService({ schematics, catalog, store, builder: client, log: log.child({ component: 'assets' }) })
+  const assets = new AssetService({ planner: services.planner, store, builder: client, log: log.child({ component: 'assets' }) })
   return {
     config,
     log,
-    schematics,
-    catalog,
+    schematics: services.schematics,
+    catalog: services.catalog,
     assets,
     builder,
     async close() {
-      catalog.stop()
-      await shared?.close()
+      await services.close()
       await builder?.close()
     },
   }

@@ -9,6 +9,8 @@
 import * as v from 'valibot'
 import YAML from 'yaml'
 import { readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { ConfigError } from './errors.ts'
 
 type Kind = 'string' | 'url' | 'addr' | 'bool' | 'int' | 'bytes' | 'duration' | 'list' | 'enum'
@@ -30,6 +32,7 @@ export const SETTINGS = [
   { env: 'FACTORY_ALLOWED_ORIGINS', path: 'http.allowedOrigins', kind: 'list', default: '*', doc: 'CORS allowed origins, comma-separated (or a JSON array).' },
   { env: 'FACTORY_MAX_BODY_BYTES', path: 'http.maxBodyBytes', kind: 'bytes', default: '1MiB', doc: 'Largest accepted request body (POST /schematics); larger bodies get 413.' },
   { env: 'FACTORY_DATA_DIR', path: 'dataDir', kind: 'string', default: './data', doc: 'Where schematics, built assets, cached upstream inputs and keys live.' },
+  { env: 'FACTORY_RUNTIME_DIR', path: 'runtimeDir', kind: 'string', default: '', doc: 'Node-local runtime files of `npm start` (builder socket, Caddy state, pid file); never share it between stacks. Default: $XDG_RUNTIME_DIR/talos-image-factory/<host>-<port>, else <tmp>/talos-image-factory-<uid>/<host>-<port>.' },
   { env: 'FACTORY_LOG_LEVEL', path: 'logLevel', kind: 'enum', default: 'info', choices: ['debug', 'info', 'warn', 'error'], doc: 'Minimum level of the JSON log lines written to stderr.' },
   { env: 'FACTORY_UPSTREAM_REGISTRY', path: 'upstream.registry', kind: 'string', default: 'ghcr.io', doc: 'Registry (host[:port]) holding the Talos source images: imager, installer, extensions, overlays, talosctl-all.' },
   { env: 'FACTORY_UPSTREAM_NAMESPACE', path: 'upstream.namespace', kind: 'string', default: '', doc: 'Optional path prefix for pull-through mirrors, e.g. `proxy` for `harbor.example.com/proxy/siderolabs/imager`.' },
@@ -58,6 +61,8 @@ export const SETTINGS = [
 export interface Config {
   http: { addr: string; host: string; port: number; externalUrl: string; externalPxeUrl: string; allowedOrigins: string[]; maxBodyBytes: number }
   dataDir: string
+  /** node-local runtime directory (never shared) */
+  runtimeDir: string
   logLevel: 'debug' | 'info' | 'warn' | 'error'
   upstream: { registry: string; namespace: string; insecure: boolean; username: string; password: string; token: string }
   redisUrl: string
@@ -175,12 +180,23 @@ function fileValueToString(value: unknown): string {
   return String(value)
 }
 
+/**
+ * Runtime files (sockets, Caddy state) must be node-local even when the data directory is shared
+ * by several stacks: one directory per listen address, in the user's runtime dir or the temp dir.
+ */
+function defaultRuntimeDir(env: Record<string, string | undefined>, host: string, port: number): string {
+  const leaf = `${host.replace(/[^A-Za-z0-9.-]/g, '_')}-${port}`
+  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'talos-image-factory', leaf)
+  return join(tmpdir(), `talos-image-factory-${process.getuid?.() ?? 'user'}`, leaf)
+}
+
 /** Builds the configuration; throws ConfigError naming the offending key. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const file = env.FACTORY_CONFIG ? readConfigFile(env.FACTORY_CONFIG) : {}
   const known = new Set<string>(SETTINGS.map((s) => s.env))
   for (const name of Object.keys(env)) {
-    if (name.startsWith('FACTORY_') && name !== 'FACTORY_CONFIG' && !known.has(name)) {
+    // FACTORY_TEST_* belong to the test suite (e.g. FACTORY_TEST_LOGS), not to the factory
+    if (name.startsWith('FACTORY_') && name !== 'FACTORY_CONFIG' && !name.startsWith('FACTORY_TEST_') && !known.has(name)) {
       throw new ConfigError(`${name}: unknown setting (see the configuration table in README.md)`)
     }
   }
@@ -221,6 +237,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxBodyBytes: positive('FACTORY_MAX_BODY_BYTES'),
     },
     dataDir: get<string>('FACTORY_DATA_DIR'),
+    runtimeDir: get<string>('FACTORY_RUNTIME_DIR') || defaultRuntimeDir(env, host, port),
     logLevel: get<Config['logLevel']>('FACTORY_LOG_LEVEL'),
     upstream: {
       registry: get<string>('FACTORY_UPSTREAM_REGISTRY'),

@@ -98,7 +98,7 @@ export function progressRoutes(ctx: AppContext, feed: ProgressFeed) {
             return send({ state: 'failed', reason: await failedReason(err) })
           }
           // not tied to this client: the build goes on if it disconnects
-          ctx.assets.ensure(job).then(
+          ctx.assets.ensure(job, requestId || undefined).then(
             ({ meta }) => send({ state: 'done', size: meta.size, sha256: meta.sha256 }),
             async (err: unknown) => send({ state: 'failed', reason: await failedReason(err) }),
           )

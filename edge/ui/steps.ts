@@ -96,7 +96,7 @@ function statusSection(s: FactoryStatus): Html {
 <div><dt>Asset cache</dt><dd>${s.cache ? `${formatBytes(s.cache.bytes)} of ${formatBytes(s.cache.maxBytes)}` : 'unknown (builder not answering)'}</dd></div>
 <div><dt>Builder</dt><dd>${s.builder === 'embedded' ? 'in the web process' : 'separate daemon'}</dd></div>
 </dl>
-<p>Scripts and tools: <a href="/swagger">the HTTP API (Swagger UI)</a>, <a href="/llms.txt">llms.txt</a>.</p>
+<p>Scripts and tools: <a href="/swagger">the HTTP API (Swagger UI)</a>, <a href="/status">this state as JSON</a>, <a href="/llms.txt">llms.txt</a>.</p>
 </section>`
 }
 

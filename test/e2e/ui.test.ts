@@ -15,7 +15,7 @@ import type { Browser, Page } from 'playwright-core'
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 import { freePort } from '../helpers/ports.ts'
 import { BUILT_KINDS } from '../../src/asset/kinds.ts'
 import { arrive, expectDeepLinksReopen, finishSession, launchChromium, newSession, screenshots } from '../helpers/browser.ts'
@@ -29,7 +29,7 @@ let browser: Browser
 
 beforeAll(async () => {
   await mkdir(OUT, { recursive: true })
-  up = await startUpstream(['v1.10.7', `v${VERSION}`])
+  up = await sharedUpstream()
   const port = await freePort()
   const url = `http://127.0.0.1:${port}/`
   edge = await startEdge({ ...up.env, FACTORY_HTTP_ADDR: `127.0.0.1:${port}`, FACTORY_EXTERNAL_URL: url, FACTORY_EXTERNAL_PXE_URL: url })

@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 import { startRedis, type TestRedis } from '../helpers/redis.ts'
 import { startBuilderDaemon } from '../helpers/builder-daemon.ts'
 import { readSse, type SseEvent } from '../helpers/sse.ts'
@@ -23,7 +23,7 @@ let up: Upstream
 let redis: TestRedis
 
 beforeAll(async () => {
-  ;[up, redis] = await Promise.all([startUpstream([VERSION]), startRedis()])
+  ;[up, redis] = await Promise.all([sharedUpstream(), startRedis()])
 }, 180_000)
 afterAll(async () => {
   await redis?.stop()
@@ -142,8 +142,9 @@ describe('two builder daemons sharing redis-server', () => {
       const id = await createSchematic(edge, 'progress=cluster')
       const { job } = await edge.ctx.assets.plan(id, VERSION, ASSET)
       // the other node starts the build; wait until it reports it running
-      const direct = fetch(`${building.url}/v1/build`, { method: 'POST', body: JSON.stringify(job), headers: { 'content-type': 'application/json' } })
-      const watch = await fetch(`${building.url}/v1/progress/${job.key}`)
+      const direct = building.build({ schematic: id, version: VERSION, path: ASSET })
+      const watch = await fetch(`${building.url}/v1/progress/${job.key}`, { headers: { authorization: `Bearer ${building.secret}` } })
+      expect(watch.status).toBe(200)
       const reader = watch.body!.pipeThrough(new TextDecoderStream()).getReader()
       for (let text = ''; !text.includes('"building"'); ) {
         const r = await reader.read()

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 import { freePort } from '../helpers/ports.ts'
 
 const VERSION = '1.12.0'
@@ -14,7 +14,7 @@ let up: Upstream
 let edge: RunningEdge
 
 beforeAll(async () => {
-  up = await startUpstream([`v${VERSION}`])
+  up = await sharedUpstream()
   const port = await freePort()
   edge = await startEdge({ ...up.env, FACTORY_HTTP_ADDR: `127.0.0.1:${port}`, FACTORY_EXTERNAL_URL: `http://127.0.0.1:${port}/` })
 }, 180_000)
