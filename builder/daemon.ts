@@ -110,7 +110,11 @@ export async function serveBuilder(listen: string, handler: (req: Request) => Pr
   if (listen.startsWith('unix:')) {
     const path = listen.slice(5)
     await claimSocket(path)
-    const server = Bun.serve({ unix: path, fetch: handler, development: false, maxRequestBodySize: 64 * 1024 })
+    // idleTimeout 0: a build can be silent for minutes (xorriso, a compressor's first block) and
+    // Bun's default 10 s cuts the stream the edge is following. Bun honours it on unix sockets
+    // although its types only declare it for TCP (test/integration/builder-socket.test.ts).
+    const noIdleTimeout: object = { idleTimeout: 0 }
+    const server = Bun.serve({ unix: path, fetch: handler, development: false, maxRequestBodySize: 64 * 1024, ...noIdleTimeout })
     chmodSync(path, 0o600)
     return server
   }
