@@ -53,7 +53,7 @@ export function builderFetchHandler(opts: BuilderApiOptions): (req: Request) => 
     if (opts.secret !== null && !authorized(req.headers.get('authorization'), opts.secret)) return text(401, 'missing or wrong job API secret')
     if (url.pathname === '/metrics') return new Response(registry.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } })
     if (url.pathname === '/v1/stats' && req.method === 'GET') {
-      return Response.json({ ...opts.node, ...manager.counters, running: manager.running, queued: manager.queued })
+      return Response.json({ ...opts.node, ...manager.stats() })
     }
     if (url.pathname.startsWith(PROGRESS_PATH)) return progressRequest(req, manager.progress)
     if (url.pathname !== '/v1/build') return text(404, '404 page not found')

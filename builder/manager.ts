@@ -78,6 +78,11 @@ export class BuildManager {
     registry.add(this.queueSeconds)
   }
 
+  /** A snapshot of this builder for /v1/stats and /status: counters, slots in use, store size. */
+  stats(): BuildCounters & { running: number; queued: number; storeBytes: number } {
+    return { ...this.counters, running: this.running, queued: this.queued, storeBytes: this.opts.store.totalBytes }
+  }
+
   get running(): number {
     return this.sem.running
   }

@@ -17,6 +17,8 @@ export interface FactoryStatus {
   versions: string[]
   cache: { bytes: number; maxBytes: number } | null
   builder: 'embedded' | 'daemon'
+  /** the builder's identity and counters (null when unreachable) */
+  builderInfo: Record<string, unknown> | null
 }
 
 const STATUS_WAIT_MS = 3000
@@ -27,17 +29,14 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
-/** The daemon's store size from its Prometheus text (the edge does not index the daemon's writes). */
-export function storeBytesFromMetrics(text: string): number | null {
-  const m = /^image_factory_asset_store_bytes (\d+(?:\.\d+)?(?:e\+?\d+)?)$/m.exec(text)
-  return m ? Number(m[1]) : null
-}
-
 export async function factoryStatus(ctx: AppContext & { builder?: Builder }): Promise<FactoryStatus> {
-  const [versions, storeBytes] = await Promise.all([
+  const [versions, builderInfo] = await Promise.all([
     within(ctx.catalog.versions(), STATUS_WAIT_MS).catch(() => 'failed' as const),
-    ctx.builder ? Promise.resolve(ctx.builder.store.totalBytes) : within(ctx.assets.builderMetrics(), STATUS_WAIT_MS).then((t) => (t === 'timeout' ? null : storeBytesFromMetrics(t))),
+    // the builder's own store size (an edge does not index a daemon's writes)
+    within(ctx.assets.builderInfo(), STATUS_WAIT_MS).catch(() => null),
   ])
+  const info = builderInfo === 'timeout' ? null : builderInfo
+  const storeBytes = typeof info?.storeBytes === 'number' ? info.storeBytes : null
   let upstream: UpstreamState
   if (versions === 'timeout') upstream = 'checking'
   else if (versions === 'failed') upstream = 'unreachable'
@@ -49,6 +48,7 @@ export async function factoryStatus(ctx: AppContext & { builder?: Builder }): Pr
     versions: typeof versions === 'object' ? versions.value : [],
     cache: storeBytes === null ? null : { bytes: storeBytes, maxBytes: ctx.config.cache.maxBytes },
     builder: ctx.builder ? 'embedded' : 'daemon',
+    builderInfo: info,
   }
 }
 

@@ -21,7 +21,7 @@ import {
 import { prefillFrom, wizardSchematic, wizardSchematicYaml } from '../../edge/ui/schematic.ts'
 import { finalLinks, type FinalLinkInput } from '../../edge/ui/links.ts'
 import { llmsText } from '../../edge/ui/llms.ts'
-import { formatBytes, storeBytesFromMetrics } from '../../edge/ui/status.ts'
+import { formatBytes } from '../../edge/ui/status.ts'
 
 const q = (query: string, allowSecrets = false): WizardParams => normalizeWizard(parseWizardParams(new URLSearchParams(query), { allowSecrets }))
 const reason = (fn: () => unknown): string => {
@@ -148,13 +148,13 @@ describe('the schematic the choices make', () => {
     expect(reason(() => wizardSchematic(q('target=sbc&version=1.12.0&board=rpi_generic&overlay-options=-+a')))).toBe('overlay-options must be a YAML mapping of option names to values')
   })
 
-  test('hostile overlay options are refused quickly by the bounded YAML parser', () => {
+  // (how quickly is the parser's business: its budgets are tested and benchmarked in test/security
+  // and test/bench/hostile-bodies.ts; no wall-clock assertion here)
+  test('hostile overlay options are refused by the bounded YAML parser', () => {
     const bomb = ['a: &a [x,x,x,x,x,x,x,x,x]', 'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]', 'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]', 'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]', 'e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]', 'f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]', 'g: [*f,*f,*f,*f,*f,*f,*f,*f,*f]'].join('\n')
     for (const text of [bomb, `deep: ${'['.repeat(5000)}${']'.repeat(5000)}`]) {
-      const started = performance.now()
       const p = q(`target=sbc&version=1.12.0&board=rpi_generic&overlay-options=${encodeURIComponent(text)}`)
       expect(() => wizardSchematic(p)).toThrow(InvalidInputError)
-      expect(performance.now() - started).toBeLessThan(1000)
     }
   })
 
@@ -248,9 +248,7 @@ describe('odds and ends', () => {
     expect(text).toContain('factory.example/<platform>-installer/<id>:<version>')
   })
 
-  test('the daemon\'s cache size from its metrics; sizes in words', () => {
-    expect(storeBytesFromMetrics('# TYPE x gauge\nimage_factory_asset_store_bytes 1413707\nother 1\n')).toBe(1413707)
-    expect(storeBytesFromMetrics('nothing')).toBeNull()
+  test('sizes in words', () => {
     expect([0, 1023, 1536, 20 * 1024 ** 3].map(formatBytes)).toEqual(['0 bytes', '1023 bytes', '1.5 KiB', '20 GiB'])
   })
 })
