@@ -15,6 +15,8 @@ export interface VersionInputs {
   initramfs: string
   sdStub: string
   sdBoot: string
+  /** the imager image's GRUB modules (`usr/lib/grub`, with `<platform>/` dirs), '' when it has none */
+  grubDir: string
 }
 
 export class Artifacts {
@@ -50,6 +52,7 @@ export class Artifacts {
       initramfs: await file('initramfs.xz'),
       sdStub: await file('systemd-stub.efi').catch(() => ''),
       sdBoot: await file('systemd-boot.efi').catch(() => ''),
+      grubDir: await resolveInRoot(root, 'usr/lib/grub').catch(() => ''),
     }
   }
 

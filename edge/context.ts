@@ -15,4 +15,6 @@ export interface AppContext {
   schematics: SchematicService
   catalog: Catalog
   assets: AssetService
+  /** the public half of the Secure Boot keys; absent when Secure Boot is disabled */
+  secureBoot?: { certPem: string }
 }

@@ -57,6 +57,10 @@ export const SETTINGS = [
   { env: 'FACTORY_PXE_INITRD_ARG', path: 'pxe.initrdArg', kind: 'enum', default: 'auto', choices: ['auto', 'always', 'never'], doc: 'Add `initrd=initramfs-<arch>.xz` to iPXE kernel lines: `auto` only for iPXE builds older than 1.21 (no UEFI LoadFile2 initrd support, e.g. Debian 12\'s QEMU ROM); `never` keeps the reference script byte for byte.' },
   { env: 'FACTORY_CACHE_MAX_BYTES', path: 'cache.maxBytes', kind: 'bytes', default: '20GiB', doc: 'Size bound of the asset store; least recently used assets are evicted beyond it.' },
   { env: 'FACTORY_BUILDER_URL', path: 'builder.url', kind: 'string', default: '', doc: 'Builder daemon job API (http://127.0.0.1:port or unix:/path.sock). Empty = run the builder inside the edge process.' },
+  { env: 'FACTORY_SECUREBOOT_ENABLED', path: 'secureBoot.enabled', kind: 'bool', default: 'false', doc: 'Build Secure Boot assets (`…-secureboot…` paths, signed UKIs, Secure Boot ISOs). Off: those paths answer 400 `secure boot is disabled`.' },
+  { env: 'FACTORY_SECUREBOOT_SIGNING_KEY', path: 'secureBoot.signingKeyPath', kind: 'string', default: '', doc: 'PEM RSA private key (PKCS#1 or PKCS#8) that signs UKIs, systemd-boot and the enrolment databases. Set with the two settings below, or none of them to have a key set generated into `$FACTORY_DATA_DIR/keys/secureboot/` on first start.' },
+  { env: 'FACTORY_SECUREBOOT_SIGNING_CERT', path: 'secureBoot.signingCertPath', kind: 'string', default: '', doc: 'PEM X.509 certificate of the signing key; served at `/secureboot/signing-cert.pem` and enrolled by Secure Boot ISOs.' },
+  { env: 'FACTORY_SECUREBOOT_PCR_KEY', path: 'secureBoot.pcrKeyPath', kind: 'string', default: '', doc: 'PEM RSA private key that signs the UKIs\' PCR 11 policy (`.pcrsig`, TPM disk encryption).' },
 ] as const satisfies readonly SettingSpec[]
 
 export interface Config {
@@ -73,6 +77,8 @@ export interface Config {
   catalog: { refreshIntervalMs: number }
   cache: { maxBytes: number }
   builder: { url: string }
+  /** key paths empty = generate into the data directory (src/secureboot/keys.ts) */
+  secureBoot: { enabled: boolean; signingKeyPath: string; signingCertPath: string; pcrKeyPath: string }
 }
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 }
@@ -196,7 +202,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const file = env.FACTORY_CONFIG ? readConfigFile(env.FACTORY_CONFIG) : {}
   const known = new Set<string>(SETTINGS.map((s) => s.env))
   for (const name of Object.keys(env)) {
-    if (name.startsWith('FACTORY_') && name !== 'FACTORY_CONFIG' && !known.has(name)) {
+    // FACTORY_TEST_* belong to the test suite (e.g. FACTORY_TEST_LOGS), not to the factory
+    if (name.startsWith('FACTORY_') && name !== 'FACTORY_CONFIG' && !name.startsWith('FACTORY_TEST_') && !known.has(name)) {
       throw new ConfigError(`${name}: unknown setting (see the configuration table in README.md)`)
     }
   }
@@ -268,7 +275,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     catalog: { refreshIntervalMs: positive('FACTORY_VERSION_REFRESH_INTERVAL') },
     cache: { maxBytes: positive('FACTORY_CACHE_MAX_BYTES') },
     builder: { url: get<string>('FACTORY_BUILDER_URL') },
+    secureBoot: secureBootConfig(get),
   }
+}
+
+function secureBootConfig(get: <T>(name: (typeof SETTINGS)[number]['env']) => T): Config['secureBoot'] {
+  const files = {
+    signingKeyPath: get<string>('FACTORY_SECUREBOOT_SIGNING_KEY'),
+    signingCertPath: get<string>('FACTORY_SECUREBOOT_SIGNING_CERT'),
+    pcrKeyPath: get<string>('FACTORY_SECUREBOOT_PCR_KEY'),
+  }
+  const given = Object.values(files).filter((f) => f !== '').length
+  // as the reference: the three file settings go together
+  if (given !== 0 && given !== 3) {
+    throw new ConfigError('FACTORY_SECUREBOOT_SIGNING_KEY, FACTORY_SECUREBOOT_SIGNING_CERT and FACTORY_SECUREBOOT_PCR_KEY must be set together (or none, to generate keys)')
+  }
+  return { enabled: get<boolean>('FACTORY_SECUREBOOT_ENABLED'), ...files }
 }
 
 /**

@@ -22,7 +22,7 @@ import { diskMetaValues, diskPartitions, type DiskBootloader } from './disk-layo
 import { ioError } from './errors.ts'
 import { buildFat } from './fat.ts'
 import { gptWrites, planGpt, type PlacedPartition } from './gpt.ts'
-import { grubBiosImages, grubConfig, grubEfiImage, patchBiosGrub, type BiosGrub } from './grub.ts'
+import { grubBiosImages, grubConfig, grubEfiImage, patchBiosGrub, type BiosGrub } from './grub-disk.ts'
 import type { BuildContext } from './index.ts'
 import { metaPartitionHead } from './meta-partition.ts'
 import { mergeInto, runOverlayInstall } from './overlay.ts'
@@ -52,8 +52,9 @@ async function stageGrub(p: ImagerProfile, ctx: BuildContext, work: string, stag
   await mkdir(efiDir, { recursive: true }).catch((err: unknown) => {
     throw ioError(`cannot create ${efiDir}`, err)
   })
-  await grubEfiImage(p.arch, join(stage, 'EFI', efiBootPath(p.arch)), ctx.signal)
-  const bios = p.arch === 'amd64' ? await grubBiosImages(join(work, 'core.img'), ctx.signal) : null
+  const roots = ctx.grubDirs ?? []
+  await grubEfiImage(p.arch, join(stage, 'EFI', efiBootPath(p.arch)), roots, ctx.signal)
+  const bios = p.arch === 'amd64' ? await grubBiosImages(join(work, 'core.img'), roots, ctx.signal) : null
   return { bios }
 }
 

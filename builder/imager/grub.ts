@@ -1,138 +1,169 @@
 /**
- * GRUB for disk images (imager-spec §7.4): the BOOT partition's `grub/grub.cfg`, a UEFI GRUB image
- * for the ESP and, on amd64, the BIOS boot path — `core.img` in the BIOS boot partition and
- * `boot.img`'s code in the MBR, patched the way grub-bios-setup would (it cannot target a file).
+ * GRUB for ISOs (imager-spec §6.1, §6.2): the reference runs `grub-mkrescue` for every ISO. We do
+ * what it does ourselves, once: the GRUB boot tree (modules, the El Torito BIOS core image, the EFI
+ * boot image) does not depend on the schematic, so it is built into the imager cache and every
+ * ISO is a single xorriso run on top of it.
  *
- * GRUB's modules come from the host (`/usr/lib/grub/<platform>`, Debian's grub-pc-bin and
- * grub-efi-amd64-bin); every module the config needs is built into the images, because the
- * BOOT partition carries no module directory (the prefix `(hd0,gpt3)/grub` holds grub.cfg only).
+ * Why not grub-mkrescue: it recompresses every module and locale on each run (seconds), and its
+ * EFI FAT image gets a random serial number, so its ISOs are never reproducible (spec/env-lab.md).
+ * Here the FAT image is made with `mkfs.vfat --invariant`, the ISO's UUID (which the EFI core
+ * image searches for) is derived from SOURCE_DATE_EPOCH, and the module files are xz-compressed
+ * exactly as `grub-mkrescue --compress=xz` does. Not copied: locales, fonts and themes (the
+ * reference's menu is text-only) and the Apple HFS+ boot bits.
  */
-import { access, readFile } from 'node:fs/promises'
+import { createHash, randomBytes } from 'node:crypto'
+import { copyFile, mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ImagerEnvironmentError, ioError } from './errors.ts'
-import { runTool } from './exec.ts'
+import { ImagerUnsupportedError, ioError, isErrno } from './errors.ts'
+import { runTool, SOURCE_DATE_EPOCH } from './exec.ts'
+import { stageTree } from './esp.ts'
 
-export const GRUB_PREFIX = '(hd0,gpt3)/grub'
-export const GRUB_MODULES = [
-  'part_gpt',
-  'ext2',
-  'fat',
-  'xfs',
-  'normal',
-  'configfile',
-  'linux',
-  'boot',
-  'search',
-  'search_fs_uuid',
-  'search_fs_file',
-  'ls',
-  'cat',
-  'echo',
-  'test',
-  'help',
-  'reboot',
-  'halt',
-  'all_video',
-] as const
-export const GRUB_BIOS_MODULES = ['biosdisk', 'part_msdos'] as const
+export type GrubPlatform = 'i386-pc' | 'x86_64-efi' | 'arm64-efi'
 
-/**
- * Roots searched for GRUB platform directories: FACTORY_GRUB_DIR (default /usr/lib/grub), then
- * /usr/local/lib/grub (where install-system-deps.sh unpacks arm64 modules on amd64 hosts).
- */
-export function grubLibDirs(): string[] {
-  return [process.env.FACTORY_GRUB_DIR || '/usr/lib/grub', '/usr/local/lib/grub']
+/** Where GRUB's module directories are looked for (the imager image's first, then the host's). */
+export const HOST_GRUB_DIR = '/usr/lib/grub'
+
+const RECIPE = 'grub-iso-tree v1'
+const EFI_BOOT_NAME: Record<Exclude<GrubPlatform, 'i386-pc'>, string> = { 'x86_64-efi': 'bootx64.efi', 'arm64-efi': 'bootaa64.efi' }
+
+/** ISO9660 volume UUID as GRUB prints it, from the volume date xorriso is given. */
+export function isoUuid(epoch = SOURCE_DATE_EPOCH): { xorriso: string; grub: string } {
+  const d = new Date(epoch * 1000)
+  const p = (n: number, w = 2) => String(n).padStart(w, '0')
+  const parts = [p(d.getUTCFullYear(), 4), p(d.getUTCMonth() + 1), p(d.getUTCDate()), p(d.getUTCHours()), p(d.getUTCMinutes()), p(d.getUTCSeconds()), '00']
+  return { xorriso: parts.join(''), grub: parts.join('-') }
 }
 
-/** GRUB's escaping of a kernel command line inside grub.cfg (talos `grub.Quote`). */
+/** grub.cfg quoting of the reference (`grub.Quote`): a backslash before `\ { } & $ | ; < > "`. */
 export function grubQuote(s: string): string {
   return s.replace(/[\\{}&$|;<>"]/g, (c) => `\\${c}`)
 }
 
-export interface GrubConfigOptions {
-  /** Talos version tag shown in the entry name */
-  readonly version: string
-  readonly cmdline: string
-  /** add the "Reset Talos installation" entry */
-  readonly reset: boolean
+/** The ISO's grub.cfg (reference template `iso/grub.cfg`, tabs included). */
+export function isoGrubCfg(cmdline: string, withReset: boolean): string {
+  const entry = (title: string, extra: string) =>
+    `menuentry "${title}" {\n\tset gfxmode=auto\n\tset gfxpayload=text\n\tlinux /boot/vmlinuz ${grubQuote(cmdline)}${extra}\n\tinitrd /boot/initramfs.xz\n}\n`
+  const head = 'set default=0\nset timeout=3\n\ninsmod all_video\n\nterminal_input console\nterminal_output console\n\n'
+  // the reference template's trim markers: with the reset entry the file ends `}\n`, without `}\n\n`
+  return head + entry('Talos ISO', '') + '\n' + (withReset ? entry('Reset Talos installation', ' talos.experimental.wipe=system') : '')
 }
 
-/** The disk image's `grub/grub.cfg`: boot entry A (and the reset entry). */
-export function grubConfig(o: GrubConfigOptions): string {
-  const name = `A - Talos ${o.version}`
-  const cmdline = grubQuote(o.cmdline)
-  let text =
-    `set default="${name}"\n\nset timeout=3\n\ninsmod all_video\n\nterminal_input console\nterminal_output console\n\n` +
-    `menuentry "${name}" {\n  set gfxmode=auto\n  set gfxpayload=text\n  linux /A/vmlinuz ${cmdline}\n  initrd /A/initramfs.xz\n}\n`
-  if (o.reset) {
-    text +=
-      'menuentry "Reset Talos installation and return to maintenance mode" {\n  set gfxmode=auto\n  set gfxpayload=text\n' +
-      `  linux /A/vmlinuz ${cmdline} talos.experimental.wipe=system:EPHEMERAL,STATE\n  initrd /A/initramfs.xz\n}\n`
+export interface GrubIsoTree {
+  /** directory to add at the ISO root (`boot/grub/<platform>/…`) */
+  readonly tree: string
+  /** the BIOS El Torito image (path inside the ISO), when i386-pc is included */
+  readonly biosImage: string | null
+  /** GRUB's hybrid MBR for BIOS boot from a USB stick */
+  readonly hybridMbr: string | null
+  /** the EFI El Torito image (path inside the ISO), when an EFI platform is included */
+  readonly efiImage: string | null
+}
+
+async function moduleDir(platform: GrubPlatform, searchDirs: readonly string[]): Promise<string> {
+  for (const base of searchDirs) {
+    const dir = join(base, platform)
+    if (await stat(join(dir, 'kernel.img')).then(() => true, () => false)) return dir
   }
-  return text
+  const hint = platform === 'arm64-efi' ? ': the imager image has none and grub-efi-arm64-bin cannot be installed on an amd64 host' : ' (install grub-pc-bin / grub-efi-amd64-bin)'
+  throw new ImagerUnsupportedError(`GRUB ${platform} modules are not available${hint}`)
 }
 
-async function platformDir(platform: string): Promise<string> {
-  const roots = grubLibDirs()
-  for (const root of roots) {
-    const dir = join(root, platform)
-    const ok = await access(join(dir, 'moddep.lst')).then(
-      () => true,
-      () => false,
-    )
-    if (ok) return dir
+async function fingerprint(dirs: readonly [GrubPlatform, string][], uuid: string): Promise<string> {
+  const h = createHash('sha256').update(RECIPE).update(uuid)
+  h.update(await runTool('grub-mkimage', ['--version'], { stdout: 'capture' }))
+  for (const [platform, dir] of dirs) {
+    h.update(`\0${platform}\0${dir}\0`)
+    for (const name of (await readdir(dir)).sort()) {
+      const s = await stat(join(dir, name))
+      h.update(`${name}:${s.size}:${Math.floor(s.mtimeMs)}\n`)
+    }
   }
-  const pkg = platform === 'i386-pc' ? 'grub-pc-bin' : platform === 'x86_64-efi' ? 'grub-efi-amd64-bin' : 'grub-efi-arm64-bin'
-  throw new ImagerEnvironmentError(`GRUB modules for ${platform} not found in ${roots.join(' or ')}: install ${pkg} (builder/install-system-deps.sh) or set FACTORY_GRUB_DIR`)
+  return h.digest('hex').slice(0, 32)
 }
 
-/** UEFI GRUB image for `arch`, written to `output`. */
-export async function grubEfiImage(arch: 'amd64' | 'arm64', output: string, signal?: AbortSignal): Promise<void> {
-  const platform = arch === 'amd64' ? 'x86_64-efi' : 'arm64-efi'
-  const dir = await platformDir(platform)
-  await runTool('grub-mkimage', ['--directory', dir, '--format', platform, '--output', output, '--prefix', GRUB_PREFIX, '--compression', 'xz', ...GRUB_MODULES], { signal })
+/** Copies a platform's modules: `*.mod` xz-compressed as `grub-mkrescue --compress=xz`, `*.lst` as is. */
+async function copyModules(src: string, dest: string, signal?: AbortSignal): Promise<void> {
+  await mkdir(dest, { recursive: true })
+  const names = (await readdir(src)).sort()
+  const mods = names.filter((n) => n.endsWith('.mod'))
+  for (const n of names.filter((x) => x.endsWith('.lst'))) await copyFile(join(src, n), join(dest, n))
+  // two at a time: the machine has few cores and the tree is built once
+  let next = 0
+  const worker = async () => {
+    for (let i = next++; i < mods.length; i = next++) {
+      const fh = await open(join(dest, mods[i]!), 'w', 0o644)
+      try {
+        await runTool('sh', ['-c', 'exec xz --lzma2=dict=128KiB --check=none --stdout < "$1"', 'xz', join(src, mods[i]!)], { stdout: fh.fd, signal })
+      } finally {
+        await fh.close()
+      }
+    }
+  }
+  await Promise.all([worker(), worker()])
 }
 
-export interface BiosGrub {
-  /** core.img as grub-mkimage wrote it */
-  readonly core: Uint8Array
-  /** boot.img (512 bytes) */
-  readonly boot: Uint8Array
-}
-
-/** BIOS GRUB images (amd64 only): core.img built for our prefix, and the stock boot.img. */
-export async function grubBiosImages(output: string, signal?: AbortSignal): Promise<BiosGrub> {
-  const dir = await platformDir('i386-pc')
-  await runTool('grub-mkimage', ['--directory', dir, '--format', 'i386-pc', '--output', output, '--prefix', GRUB_PREFIX, ...GRUB_MODULES, ...GRUB_BIOS_MODULES], { signal })
-  try {
-    return { core: new Uint8Array(await readFile(output)), boot: new Uint8Array(await readFile(join(dir, 'boot.img'))) }
-  } catch (err) {
-    throw ioError('cannot read the GRUB BIOS images', err)
+async function buildTree(root: string, dirs: readonly [GrubPlatform, string][], uuid: string, signal?: AbortSignal): Promise<void> {
+  const tree = join(root, 'tree')
+  const cfg = join(root, 'early.cfg')
+  // what grub-mkrescue embeds: find the ISO by its UUID, take the modules from it
+  await mkdir(tree, { recursive: true })
+  await writeFile(cfg, `search --fs-uuid --set=root ${uuid}\nset prefix=(\${root})/boot/grub\n`)
+  for (const [platform, dir] of dirs) {
+    await copyModules(dir, join(tree, 'boot', 'grub', platform), signal)
+    if (platform === 'i386-pc') {
+      await runTool('grub-mkimage', ['-d', dir, '-O', 'i386-pc-eltorito', '-p', '/boot/grub', '-c', cfg, '-o', join(tree, 'boot/grub/i386-pc/eltorito.img'), 'biosdisk', 'iso9660', 'search', 'search_fs_uuid', 'xzio', 'gcry_crc'], { signal })
+      await copyFile(join(dir, 'boot_hybrid.img'), join(root, 'boot_hybrid.img'))
+    } else {
+      const app = join(root, 'efi', EFI_BOOT_NAME[platform])
+      await mkdir(join(root, 'efi'), { recursive: true })
+      await runTool('grub-mkimage', ['-d', dir, '-O', platform, '-p', '/boot/grub', '-c', cfg, '-o', app, 'part_gpt', 'part_msdos', 'fat', 'iso9660', 'search', 'search_fs_uuid', 'xzio', 'gcry_crc'], { signal })
+    }
+  }
+  const efi = dirs.filter(([p]) => p !== 'i386-pc')
+  if (efi.length > 0) {
+    // the El Torito EFI image: a small FAT (12/16) holding efi/boot/boot<arch>.efi
+    const stage = join(root, 'efi-stage')
+    await stageTree(stage, efi.map(([p]) => ({ path: `efi/boot/${EFI_BOOT_NAME[p as Exclude<GrubPlatform, 'i386-pc'>]}`, source: join(root, 'efi', EFI_BOOT_NAME[p as Exclude<GrubPlatform, 'i386-pc'>]) })), root)
+    let bytes = 0
+    for (const [p] of efi) bytes += (await stat(join(root, 'efi', EFI_BOOT_NAME[p as Exclude<GrubPlatform, 'i386-pc'>]))).size
+    const kib = Math.ceil((bytes + 512 * 1024) / (64 * 1024)) * 64
+    const img = join(tree, 'efi.img')
+    await runTool('mkfs.vfat', ['-C', '--invariant', '-n', 'GRUB', img, String(kib)], { signal })
+    await runTool('mcopy', ['-s', '-p', '-Q', '-m', '-i', img, join(stage, 'efi'), '::'], { signal })
   }
 }
-
-/** boot.img: LBA of core.img's first sector (GRUB_BOOT_MACHINE_KERNEL_SECTOR). */
-const BOOT_KERNEL_SECTOR = 0x5c
-/** boot.img: the short jump grub-bios-setup turns into two NOPs for GPT disks. */
-const BOOT_JUMP = 0x66
-/** core.img (diskboot.img): start LBA of the first blocklist entry, i.e. the rest of core.img. */
-const CORE_BLOCKLIST_START = 0x1f4
 
 /**
- * Patches the BIOS boot path for a core.img placed at `biosFirstLBA` (in the image's sectors):
- * returns the 446 bytes of MBR boot code and the patched core.img (the blocklist's sector count
- * is already filled in by grub-mkimage).
+ * The GRUB boot tree for `platforms`, built once into `cacheDir` (or `workDir` without a cache).
+ * `searchDirs`: GRUB module roots to try before the host's `/usr/lib/grub`.
  */
-export function patchBiosGrub(images: BiosGrub, biosFirstLBA: number, biosBytes: number): { mbr: Uint8Array; core: Uint8Array } {
-  if (images.core.byteLength > biosBytes) throw new ImagerEnvironmentError(`GRUB core.img (${images.core.byteLength} bytes) does not fit the BIOS boot partition`)
-  if (images.boot.byteLength < 512) throw new ImagerEnvironmentError('GRUB boot.img is truncated')
-  const boot = new Uint8Array(images.boot)
-  const bootDv = new DataView(boot.buffer)
-  bootDv.setBigUint64(BOOT_KERNEL_SECTOR, BigInt(biosFirstLBA), true)
-  boot[BOOT_JUMP] = 0x90
-  boot[BOOT_JUMP + 1] = 0x90
-  const core = new Uint8Array(images.core)
-  const coreDv = new DataView(core.buffer)
-  coreDv.setBigUint64(CORE_BLOCKLIST_START, BigInt(biosFirstLBA + 1), true)
-  return { mbr: boot.subarray(0, 446), core }
+export async function grubIsoTree(platforms: readonly GrubPlatform[], opts: { cacheDir: string | null; workDir: string; searchDirs?: readonly string[]; signal?: AbortSignal }): Promise<GrubIsoTree> {
+  const search = [...(opts.searchDirs ?? []), HOST_GRUB_DIR]
+  const dirs: [GrubPlatform, string][] = []
+  for (const p of platforms) dirs.push([p, await moduleDir(p, search)])
+  const uuid = isoUuid().grub
+  const key = await fingerprint(dirs, uuid)
+  const base = opts.cacheDir ? join(opts.cacheDir, 'grub-iso') : join(opts.workDir, 'grub-iso')
+  const final = join(base, key)
+  const result: GrubIsoTree = {
+    tree: join(final, 'tree'),
+    biosImage: platforms.includes('i386-pc') ? 'boot/grub/i386-pc/eltorito.img' : null,
+    hybridMbr: platforms.includes('i386-pc') ? join(final, 'boot_hybrid.img') : null,
+    efiImage: platforms.some((p) => p !== 'i386-pc') ? 'efi.img' : null,
+  }
+  if (await stat(join(final, 'tree')).then(() => true, () => false)) return result
+  const tmp = join(base, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`)
+  try {
+    await mkdir(tmp, { recursive: true })
+    await buildTree(tmp, dirs, uuid, opts.signal)
+    await rename(tmp, final).catch((err: unknown) => {
+      // another build made the same tree first: use it
+      if (!isErrno(err, 'EEXIST', 'ENOTEMPTY')) throw err
+    })
+  } catch (err) {
+    throw ioError(`cannot build the GRUB tree in ${base}`, err)
+  } finally {
+    await rm(tmp, { recursive: true, force: true })
+  }
+  return result
 }

@@ -8,14 +8,20 @@
  *   3. total cold time vs. the same tool pipeline run by hand (skopeo + umoci to fetch and unpack
  *      the images, mksquashfs, cpio, zstd, cat)                                   → ratio
  *   4. cold time for a new schematic whose extensions were built before
- *   5. cold `metal-amd64.raw.zst` (dual-boot disk image) vs. the same steps with the bare tools
+ *   5. ISO (1.12 hybrid: GRUB for BIOS, systemd-boot + UKI on the appended ESP): the factory's
+ *      first ISO (its GRUB tree is built then) vs. the reference imager's tools run by hand on
+ *      the same kernel, initramfs, UKI and systemd-boot (mkfs.vfat + mcopy for the ESP, then
+ *      `grub-mkrescue --compress=xz` with the reference's hybrid arguments)   → ratio (goal ≤ 1.2)
+ *   6. ISO for a new schematic whose extensions were built before (goal ≤ 2 s on 2 cores), and
+ *      vs. a bare `xorriso` run on the same files and the factory's cached GRUB tree → ratio
+ *   7. cold `metal-amd64.raw.zst` (dual-boot disk image) vs. the same steps with the bare tools
  *      (cpio+zstd, objcopy UKI, sgdisk, mkfs.vfat+mcopy, mkfs.xfs -p, grub-mkimage, dd, zstd)  → ratio
- *   6. peak disk (data directory growth) and peak RSS (imager process tree, whole stack) while
+ *   8. peak disk (data directory growth) and peak RSS (imager process tree, whole stack) while
  *      building an 8 GiB cloud image (`aws-amd64.raw.zst`, 11193 MiB virtual)
  *
  * Run: `bun test/bench/boot-path.ts` (needs the test packages: npm run setup:test).
  */
-import { mkdtemp, rm, writeFile, mkdir, readdir, readFile } from 'node:fs/promises'
+import { copyFile, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startStack } from '../helpers/stack.ts'
@@ -201,6 +207,32 @@ async function peaks<T>(dir: string, stackPid: number, during: () => Promise<T>)
 
 const MB = (n: number) => `${(n / 1e6).toFixed(0)} MB`
 
+/** Stages the ISO inputs as the reference imager does (scratch tree + efiboot.img). */
+async function stageIso(dir: string, files: { kernel: string; initramfs: string; uki: string; sdBoot: string }): Promise<string> {
+  const put = async (rel: string, src: string) => {
+    await mkdir(join(dir, rel, '..'), { recursive: true })
+    await copyFile(src, join(dir, rel))
+  }
+  await put('boot/vmlinuz', files.kernel)
+  await put('boot/initramfs.xz', files.initramfs)
+  await mkdir(join(dir, 'boot/grub'), { recursive: true })
+  await writeFile(join(dir, 'boot/grub/grub.cfg'), 'set default=0\nset timeout=3\n')
+  await put('EFI/BOOT/BOOTX64.EFI', files.sdBoot)
+  await put(`EFI/Linux/Talos-${VERSION}.efi`, files.uki)
+  await mkdir(join(dir, 'loader'), { recursive: true })
+  await writeFile(join(dir, 'loader/loader.conf'), '# systemd-boot configuration\n\ntimeout 10\n\nsecure-boot-enroll off\n')
+  const img = join(dir, 'efiboot.img')
+  const mib = (n: number) => Math.ceil(n / 1048576) * 1048576
+  await writeFile(img, '')
+  await truncate(img, Math.max(34 * 1048576, 10 * 1048576 + mib((await stat(files.sdBoot)).size) + mib((await stat(files.uki)).size)))
+  await run(['mkfs.vfat', '-F', '32', '-n', 'EFI', '--invariant', img])
+  await run(['mcopy', '-s', '-p', '-Q', '-m', '-i', img, join(dir, 'EFI'), join(dir, 'loader'), '::'])
+  return img
+}
+
+const ESP_ARGS = ['-e', '--interval:appended_partition_2:all::', '-append_partition', '2', '0xef']
+const ESP_TAIL = ['-appended_part_as_gpt', '-partition_cyl_align', 'all', '-partition_offset', '16', '-iso_mbr_part_type', '0x83', '-no-emul-boot']
+
 const up = await startUpstream([VERSION])
 const stack = await startStack(up.env)
 const work = await mkdtemp(join(tmpdir(), 'bench-'))
@@ -218,14 +250,46 @@ try {
   const s2 = await schematic(base, ['bench-2'])
   const warmExt = await timedGet(`${base}/image/${s2}/${VERSION}/initramfs-amd64.xz`)
 
-  // 5: cold dual-boot disk image (new schematic; version inputs and extensions fetched and built before)
-  const s3 = await schematic(base, ['bench-3'])
-  const diskCold = await timedGet(`${base}/image/${s3}/${VERSION}/metal-amd64.raw.zst`)
+  // 5: the factory's first ISO (GRUB tree built now) vs the reference's tools on the same inputs
+  const s3 = await schematic(base, ['bench-iso-1'])
+  const isoCold = await timedGet(`${base}/image/${s3}/${VERSION}/metal-amd64.iso`)
+  const inputs = {
+    kernel: join(work, 'imager/usr/install/amd64/vmlinuz'),
+    sdBoot: join(work, 'imager/usr/install/amd64/systemd-boot.efi'),
+    initramfs: join(work, 'in-initramfs.xz'),
+    uki: join(work, 'in-uki.efi'),
+  }
+  await writeFile(inputs.initramfs, new Uint8Array(await (await fetch(`${base}/image/${s3}/${VERSION}/initramfs-amd64.xz`)).arrayBuffer()))
+  await writeFile(inputs.uki, new Uint8Array(await (await fetch(`${base}/image/${s3}/${VERSION}/metal-amd64-uki.efi`)).arrayBuffer()))
+  const refDir = join(work, 'ref-iso')
+  const tRef = performance.now()
+  const refEsp = await stageIso(refDir, inputs)
+  await run(['grub-mkrescue', '--compress=xz', `--output=${join(work, 'ref.iso')}`, '--directory=/usr/lib/grub/i386-pc', '-m', 'efiboot.img', '-iso-level', '3', refDir, '-eltorito-alt-boot', ...ESP_ARGS, refEsp, ...ESP_TAIL, '--', '-volid', 'TALOS_V1_12_0'])
+  const refIso = performance.now() - tRef
+
+  // 6: an ISO for a new schematic (extensions and GRUB tree cached) vs bare xorriso on the same files
+  const s4 = await schematic(base, ['bench-iso-2'])
+  const isoWarm = await timedGet(`${base}/image/${s4}/${VERSION}/metal-amd64.iso`)
+  const grubRoot = join(stack.dataDir, 'cache', 'grub-iso')
+  const grubTree = join(grubRoot, (await readdir(grubRoot)).find((d) => !d.startsWith('.'))!)
+  const bareDir = join(work, 'bare-iso')
+  const tBare = performance.now()
+  const bareEsp = await stageIso(bareDir, inputs)
+  await run([
+    'xorriso', '-as', 'mkisofs', '-graft-points', '-b', 'boot/grub/i386-pc/eltorito.img', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', '--grub2-boot-info',
+    '--grub2-mbr', join(grubTree, 'boot_hybrid.img'), '--protective-msdos-label', '-r', join(grubTree, 'tree'), '-m', 'efiboot.img', '-iso-level', '3', bareDir,
+    '-eltorito-alt-boot', ...ESP_ARGS, bareEsp, ...ESP_TAIL, '-o', join(work, 'bare.iso'),
+  ])
+  const bareIso = performance.now() - tBare
+
+  // 7: cold dual-boot disk image (new schematic; version inputs and extensions fetched and built before)
+  const s5 = await schematic(base, ['bench-disk-1'])
+  const diskCold = await timedGet(`${base}/image/${s5}/${VERSION}/metal-amd64.raw.zst`)
   const diskHand = await diskByHand(work)
 
-  // 6: an 8 GiB cloud image: peak disk (data directory) and RSS
-  const s4 = await schematic(base, ['bench-4'])
-  const cloud = await peaks(stack.dataDir, stack.proc.pid, () => timedGet(`${base}/image/${s4}/${VERSION}/aws-amd64.raw.zst`))
+  // 8: an 8 GiB cloud image: peak disk (data directory) and RSS
+  const s6 = await schematic(base, ['bench-disk-2'])
+  const cloud = await peaks(stack.dataDir, stack.proc.pid, () => timedGet(`${base}/image/${s6}/${VERSION}/aws-amd64.raw.zst`))
 
   // 1: cache-hit throughput, factory Caddy vs plain Caddy file server on the same file
   const kernelUrl = `${base}/image/${s1}/${VERSION}/kernel-amd64`
@@ -266,6 +330,12 @@ try {
     ['new schematic, extensions built before: total', ms(warmExt.total)],
     ['  time to first byte', ms(warmExt.ttfb)],
     ['  ratio vs cold', (warmExt.total / cold.total).toFixed(2)],
+    ['cold ISO (first of this factory: GRUB tree built), total', `${ms(isoCold.total)} (${(isoCold.bytes / 1e6).toFixed(1)} MB, first byte ${ms(isoCold.ttfb)})`],
+    ['same ISO by hand (mkfs.vfat, mcopy, grub-mkrescue --compress=xz)', ms(refIso)],
+    ['  ratio factory cold ISO / by hand (goal <= 1.2)', (isoCold.total / refIso).toFixed(2)],
+    ['ISO for a new schematic, extensions built before (goal <= 2 s)', `${ms(isoWarm.total)} (first byte ${ms(isoWarm.ttfb)})`],
+    ['same files, bare xorriso on the cached GRUB tree (+ mkfs.vfat, mcopy)', ms(bareIso)],
+    ['  ratio factory warm ISO / bare xorriso', (isoWarm.total / bareIso).toFixed(2)],
     ['cold metal-amd64.raw.zst (dual-boot, 4247 MiB), total', `${ms(diskCold.total)} (${(diskCold.bytes / 1e6).toFixed(1)} MB), first byte ${ms(diskCold.ttfb)}`],
     ['same disk steps with the bare tools', ms(diskHand)],
     ['  ratio factory cold / bare tools (goal <= 1.2)', (diskCold.total / diskHand).toFixed(2)],
