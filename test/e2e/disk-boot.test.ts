@@ -56,7 +56,8 @@ let work: string
 
 beforeAll(async () => {
   up = await startUpstream([VERSION])
-  edge = await startEdge(up.env)
+  // Secure Boot on, with a key set the factory generates into its data directory
+  edge = await startEdge({ ...up.env, FACTORY_SECUREBOOT_ENABLED: 'true' })
   const post = async (body: string) => {
     const res = await fetch(`${edge.url}/schematics`, { method: 'POST', body })
     expect(res.status).toBe(201)
@@ -172,6 +173,33 @@ describe('other formats and platforms', () => {
     expectBooted(q, METAL_CMDLINE, 'grub')
     expectBooted(n, NOCLOUD_CMDLINE, 'sd-boot')
   }, 700_000)
+})
+
+describe('Secure Boot', () => {
+  test('metal-amd64-secureboot.raw.zst: sd-boot layout, signed loader and UKI, enrolment keys, META without the dual-boot marker', async () => {
+    const raw = await decompress('zstd', await download(id, 'metal-amd64-secureboot.raw.zst', 'application/zstd'))
+    expect((await stat(raw)).size).toBe(2246 * MiB)
+    const t = await sfdiskJson(raw)
+    expect(t.partitions.map((p) => [p.name, p.start, p.size])).toEqual([
+      ['EFI', 2048, 2101 * 2048],
+      ['META', 2048 + 2101 * 2048, 2048],
+    ])
+    expect(await readMeta(raw, (2048 + 2101 * 2048) * 512)).toEqual([
+      { key: 0xa, value: META_A },
+      { key: 0xc, value: 'hello disk' },
+    ])
+    const esp = 2048 * 512
+    expect(await fatFiles(raw, esp)).toEqual(expect.arrayContaining(['::/loader/keys/auto/PK.auth', '::/loader/keys/auto/KEK.auth', '::/loader/keys/auto/db.auth']))
+    expect((await fatRead(raw, esp, '::/loader/loader.conf')).toString()).toBe('# systemd-boot configuration\n\ntimeout 10\n\nsecure-boot-enroll if-safe\n')
+    const cert = join(work, 'signing-cert.pem')
+    await writeFile(cert, await (await fetch(`${edge.url}/secureboot/signing-cert.pem`)).text())
+    for (const f of ['::/EFI/boot/BOOTX64.efi', `::/EFI/Linux/Talos-${VERSION}.efi`]) {
+      const local = join(work, 'signed.efi')
+      await writeFile(local, await fatRead(raw, esp, f))
+      const v = await execa('sbverify', ['--cert', cert, local], { reject: false })
+      expect(v.stdout + v.stderr).toContain('Signature verification OK')
+    }
+  }, 600_000)
 })
 
 describe('overlay schematic', () => {
