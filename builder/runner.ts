@@ -9,6 +9,7 @@ import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { profileToYaml, type Profile } from '../src/asset/profile.ts'
 import { parseImageLine } from '../src/catalog/extensions.ts'
+import { looksLikeRegistry } from '../src/oci/reference.ts'
 import { NotImplementedError } from '../src/errors.ts'
 import { BUILT_KINDS } from '../src/asset/kinds.ts'
 import type { Logger } from '../src/log.ts'
@@ -29,6 +30,18 @@ function repositoryOf(ref: string): string {
   const parsed = parseImageLine(`${ref}@sha256:${'0'.repeat(64)}`)
   if (!parsed) throw new BuildInputError(`cannot parse image reference ${JSON.stringify(ref)}`)
   return parsed.repository
+}
+
+/** The catalogue's identity of an upstream image (`ghcr.io/siderolabs/…`), for the installer's RepoTags. */
+function withRegistry(ref: string): string {
+  return looksLikeRegistry(ref.split('/')[0] ?? '') ? ref : `ghcr.io/${ref}`
+}
+
+/** `siderolabs/installer-base:v1.10.0` → repository and tag. */
+function splitTag(ref: string): { repository: string; tag: string } {
+  const i = ref.lastIndexOf(':')
+  if (i <= ref.lastIndexOf('/')) throw new BuildInputError(`image reference ${JSON.stringify(ref)} has no tag`)
+  return { repository: ref.slice(0, i), tag: ref.slice(i + 1) }
 }
 
 export interface RunnerOptions {
@@ -82,6 +95,15 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
           local.set(path, dir)
           return
         }
+        case 'base-installer': {
+          const { repository, tag } = splitTag(String(dep.ref))
+          local.set(path, await opts.artifacts.baseInstaller(repository, tag, String(dep.arch)))
+          return
+        }
+        case 'overlay': {
+          local.set(path, await opts.artifacts.image(repositoryOf(String(dep.ref)), String(dep.digest), String(dep.arch)))
+          return
+        }
         default:
           throw new NotImplementedError(`${String(dep.kind)} inputs are not implemented by this factory yet`)
       }
@@ -106,6 +128,19 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
       if (!dir) throw new BuildInputError(`no local input for extension ${JSON.stringify(key)}`)
       return { imageRef: '', tarballPath: dir }
     })
+
+    // container inputs: the base installer as an OCI layout, overlay images as extracted directories
+    const localOf = (key: string | undefined, what: string): string => {
+      const dir = key ? local.get(key) : undefined
+      if (!dir) throw new BuildInputError(`no local input for ${what} ${JSON.stringify(key ?? '')}`)
+      return dir
+    }
+    const base = profile.input.baseInstaller as ContainerAssetLike | undefined
+    if (base) profile.input.baseInstaller = { imageRef: withRegistry(base.imageRef ?? ''), ociPath: localOf(base.ociPath, 'base installer') }
+    const overlayInstaller = profile.input.overlayInstaller as ContainerAssetLike | undefined
+    if (overlayInstaller) profile.input.overlayInstaller = { imageRef: '', tarballPath: localOf(overlayInstaller.ociPath, 'overlay') }
+    const overlay = profile.overlay as { image?: ContainerAssetLike } | undefined
+    if (overlay?.image) overlay.image = { imageRef: '', tarballPath: localOf(overlay.image.ociPath, 'overlay') }
 
     await mkdir(opts.workDir, { recursive: true })
     await mkdir(opts.cacheDir, { recursive: true })

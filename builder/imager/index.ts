@@ -4,7 +4,8 @@
  *   await runImager(profileYamlOrParsed, { output: '/path/asset', cacheDir, workDir, signal })
  *
  * Output kinds built today: `kernel` (the kernel bytes), `cmdline` (the kernel command line, no
- * trailing newline), `initramfs` (base initramfs + system extensions, initramfs.ts). Other kinds
+ * trailing newline), `initramfs` (base initramfs + system extensions, initramfs.ts), `installer`
+ * (a `docker save` tarball of the installer image, installer.ts). Other kinds
  * throw ImagerUnsupportedError. The asset is written progressively to `output` (front to back,
  * visible to a reader tailing the file); on failure the partial file is left for the caller to
  * discard. `bun builder/imager/cli.ts` is the same thing as a command (profile on stdin).
@@ -16,6 +17,7 @@ import { buildCmdline } from '../../src/talos/cmdline.ts'
 import { ImagerAbortedError, ImagerUnsupportedError, ioError } from './errors.ts'
 import { sweepStaleTemps } from './extension-cache.ts'
 import { buildInitramfs, type InitramfsStats } from './initramfs.ts'
+import { buildInstaller } from './installer.ts'
 import { OutputSink } from './output.ts'
 import { parseProfile, type ImagerProfile, type OutputKind } from './profile.ts'
 
@@ -56,6 +58,9 @@ const BUILDERS: Partial<Record<OutputKind, KindBuilder>> = {
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     }),
   }),
+  installer: async (p, ctx) => {
+    await buildInstaller(p, ctx)
+  },
 }
 
 /** Output kinds the native imager builds. */

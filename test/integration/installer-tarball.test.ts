@@ -1,0 +1,109 @@
+/**
+ * Installer tarballs over HTTP (`installer-<arch>.tar`, `<platform>-installer-<arch>.tar`): a
+ * `docker save` archive that skopeo loads (`docker-archive:`), whose base layer is the upstream
+ * installer's first layer unchanged (same digest) and whose artifacts layer holds exactly the
+ * reference's files.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startEdge, type RunningEdge } from '../helpers/edge.ts'
+import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { RegistryClient } from '../../src/oci/client.ts'
+
+let up: Upstream
+let edge: RunningEdge
+let work: string
+let withExt: string
+
+beforeAll(async () => {
+  up = await startUpstream(['v1.9.5', 'v1.12.0'])
+  edge = await startEdge(up.env)
+  work = await mkdtemp(join(tmpdir(), 'installer-tar-'))
+  const res = await fetch(`${edge.url}/schematics`, { method: 'POST', body: JSON.stringify({ customization: { systemExtensions: { officialExtensions: ['siderolabs/gvisor'] } } }) })
+  withExt = ((await res.json()) as { id: string }).id
+}, 180_000)
+afterAll(async () => {
+  await edge?.stop()
+  await up?.stop()
+  if (work) await rm(work, { recursive: true, force: true })
+})
+
+function sh(cmd: string[]): string {
+  const p = Bun.spawnSync(cmd, { stdout: 'pipe', stderr: 'pipe' })
+  if (p.exitCode !== 0) throw new Error(`${cmd.join(' ')} failed: ${p.stderr.toString()}`)
+  return p.stdout.toString()
+}
+
+interface OciManifest {
+  layers: { digest: string; mediaType: string }[]
+  config: { digest: string }
+}
+
+async function layoutManifest(dir: string): Promise<OciManifest> {
+  const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] }
+  const blob = (d: string) => readFile(join(dir, 'blobs', 'sha256', d.slice(7)), 'utf8')
+  return JSON.parse(await blob(index.manifests[0]!.digest)) as OciManifest
+}
+
+describe('installer-amd64.tar (Talos < 1.10)', () => {
+  test('loads with skopeo docker-archive:, reuses the base layer, holds vmlinuz + initramfs with extensions', async () => {
+    const res = await fetch(`${edge.url}/image/${withExt}/v1.9.5/installer-amd64.tar`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe('application/x-tar')
+    const tarball = join(work, 'installer-amd64.tar')
+    await Bun.write(tarball, await res.arrayBuffer())
+
+    const names = sh(['tar', '-tf', tarball]).trim().split('\n')
+    expect(names[0]).toMatch(/^sha256:[0-9a-f]{64}$/)
+    expect(names.at(-1)).toBe('manifest.json')
+    const [archiveManifest] = JSON.parse(sh(['tar', '-xOf', tarball, 'manifest.json'])) as [{ RepoTags: string[]; Layers: string[] }]
+    expect(archiveManifest!.RepoTags).toEqual(['ghcr.io/siderolabs/installer:v1.9.5'])
+    expect(archiveManifest!.Layers).toHaveLength(2)
+
+    const upstream = new RegistryClient({ registry: up.registry.host, insecure: true })
+    const base = await upstream.resolveImage('siderolabs/installer', 'v1.9.5', 'amd64')
+    // the base layer is the upstream installer's first layer, byte for byte (skopeo may re-compress on copy)
+    expect(archiveManifest!.Layers[0]).toBe(`${base.manifest.layers[0]!.digest.slice(7)}.tar.gz`)
+    const layerBytes = Bun.spawnSync(['tar', '-xOf', tarball, archiveManifest!.Layers[0]!], { stdout: 'pipe' }).stdout
+    expect(`sha256:${new Bun.CryptoHasher('sha256').update(layerBytes).digest('hex')}`).toBe(base.manifest.layers[0]!.digest)
+
+    const layout = join(work, 'layout')
+    sh(['skopeo', 'copy', '--quiet', `docker-archive:${tarball}`, `oci:${layout}:t`])
+    const manifest = await layoutManifest(layout)
+    expect(manifest.layers).toHaveLength(2)
+
+    const unpacked = join(work, 'unpacked')
+    sh(['umoci', 'unpack', '--rootless', '--image', `${layout}:t`, unpacked])
+    const rootfs = join(unpacked, 'rootfs')
+    expect(sh(['find', rootfs, '-type', 'f']).trim().split('\n').map((p) => p.slice(rootfs.length + 1)).sort()).toEqual([
+      'bin/installer',
+      'usr/install/amd64/initramfs.xz',
+      'usr/install/amd64/vmlinuz',
+    ])
+    // the artifacts layer alone: files only, mode 0, mtime 0
+    const artifacts = join(layout, 'blobs', 'sha256', manifest.layers[1]!.digest.slice(7))
+    expect(sh(['tar', '-tvzf', artifacts]).trim().split('\n').map((l) => l.split(/\s+/).filter(Boolean))).toEqual([
+      ['----------', '0/0', expect.any(String), '1970-01-01', '00:00', 'usr/install/amd64/initramfs.xz'],
+      ['----------', '0/0', expect.any(String), '1970-01-01', '00:00', 'usr/install/amd64/vmlinuz'],
+    ])
+    // the initramfs is the one /image serves for the same schematic (extensions included)
+    const initramfs = new Uint8Array(await (await fetch(`${edge.url}/image/${withExt}/v1.9.5/initramfs-amd64.xz`)).arrayBuffer())
+    const inLayer = await Bun.file(join(rootfs, 'usr/install/amd64/initramfs.xz')).bytes()
+    expect(Bun.hash(inLayer)).toBe(Bun.hash(initramfs))
+    const kernel = new Uint8Array(await (await fetch(`${edge.url}/image/${withExt}/v1.9.5/kernel-amd64`)).arrayBuffer())
+    expect(Bun.hash(await Bun.file(join(rootfs, 'usr/install/amd64/vmlinuz')).bytes())).toBe(Bun.hash(kernel))
+  }, 240_000)
+
+  test('the same request again is a cache hit with identical bytes; platform installers parse', async () => {
+    const a = await fetch(`${edge.url}/image/${withExt}/v1.9.5/installer-arm64.tar`)
+    expect(a.status).toBe(200)
+    const first = new Uint8Array(await a.arrayBuffer())
+    const b = await fetch(`${edge.url}/image/${withExt}/v1.9.5/installer-arm64.tar`)
+    expect(b.headers.get('x-cache')).toBe('HIT')
+    expect(Bun.hash(new Uint8Array(await b.arrayBuffer()))).toBe(Bun.hash(first))
+    const aws = await fetch(`${edge.url}/image/${withExt}/v1.9.5/aws-installer-amd64.tar`, { method: 'HEAD' })
+    expect(aws.status).toBe(200)
+  }, 240_000)
+})
