@@ -72,6 +72,8 @@ export async function* dockerArchiveChunks(input: DockerArchiveInput): AsyncGene
 
 /** What a reader of a docker archive gets for each blob it asked for. */
 export interface ArchiveBlob {
+  /** by the entry's name: `sha256:<hex>` / `<hex>.json` is the config, `<hex>.tar[.gz]` a layer */
+  kind: 'config' | 'layer'
   /** `sha256:<hex>` the archive names it by */
   digest: string
   size: number
@@ -115,11 +117,12 @@ export async function readDockerArchive(
       }
       continue
     }
-    const m = /^(?:sha256:([0-9a-f]{64})|([0-9a-f]{64})\.tar(?:\.gz)?)$/.exec(name)
+    const m = /^(?:sha256:([0-9a-f]{64})|([0-9a-f]{64})\.json|([0-9a-f]{64})\.tar(?:\.gz)?)$/.exec(name)
     if (!m) continue
-    const digest = `sha256:${m[1] ?? m[2]}`
+    const kind = m[3] === undefined ? 'config' : 'layer'
+    const digest = `sha256:${m[1] ?? m[2] ?? m[3]}`
     const open = () => iterableToStream(entry.body()).pipeThrough(verifyingStream(digest, `docker archive entry ${name}`, entry.size))
-    const wanted = onBlob({ digest, size: entry.size, open })
+    const wanted = onBlob({ kind, digest, size: entry.size, open })
     if (wanted !== false) await wanted
   }
   if (!Array.isArray(manifest) || manifest.length !== 1) throw new InvalidInputError('docker archive must hold exactly one image')
