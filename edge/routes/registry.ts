@@ -10,14 +10,32 @@ import type { AppContext } from '../context.ts'
 import { ociErrorFrom, ociErrorResponse, type OciErrorCode } from '../registry/errors.ts'
 import { routeV2 } from '../registry/routing.ts'
 
+/** deepest `/v2/` path with its own route: `siderolabs/<a>/<b>/<c>/manifests/<ref>` */
+const MAX_DEPTH = 7
+/** the router needs one name per position across all depths */
+const PARAM_NAMES = ['image', 'schematic', 'resource', 'reference', 'p4', 'p5', 'p6']
 const PING_HEADERS = { 'docker-distribution-api-version': 'registry/2.0' }
 const NOT_FOUND: Record<string, OciErrorCode> = { manifests: 'MANIFEST_UNKNOWN', blobs: 'BLOB_UNKNOWN', referrers: 'MANIFEST_UNKNOWN', tags: 'NAME_UNKNOWN' }
+
+const V2Params = v.object({
+  image: v.pipe(v.string(), v.description('`installer`, `installer-secureboot`, `<platform>-installer[-secureboot]`, or `siderolabs` for the source proxy'), v.metadata({ examples: ['metal-installer'] })),
+  schematic: v.pipe(v.string(), v.description('schematic ID (or the source image name after `siderolabs`)'), v.metadata({ examples: ['376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba'] })),
+  resource: v.pipe(v.string(), v.description('`manifests`, `blobs` or `referrers` (`tags` with reference `list`)')),
+  reference: v.pipe(v.string(), v.description('a version tag (`v1.10.0`, `latest`), another tag, or a digest'), v.metadata({ examples: ['v1.10.0'] })),
+})
 
 export function registryRoutes(ctx: AppContext) {
   const registry = ctx.registry
   const ping = () => new Response(null, { status: 200, headers: PING_HEADERS })
 
-  const handle = async ({ request, set }: { request: Request; set: { headers: Record<string, unknown> } }): Promise<Response> => {
+  const handle = async (c: { request: Request; set: { headers: Record<string, unknown> } }): Promise<Response> => {
+    const res = await answer(c)
+    // HEAD: the GET answer's headers (Content-Length included), no body
+    if (c.request.method !== 'HEAD' || res.body === null) return res
+    await res.body.cancel().catch(() => {})
+    return new Response(null, { status: res.status, headers: res.headers })
+  }
+  const answer = async ({ request, set }: { request: Request; set: { headers: Record<string, unknown> } }): Promise<Response> => {
     const requestId = typeof set.headers['x-request-id'] === 'string' ? set.headers['x-request-id'] : undefined
     const path = new URL(request.url).pathname.slice('/v2'.length)
     const route = routeV2(path)
@@ -69,11 +87,35 @@ export function registryRoutes(ctx: AppContext) {
   const empty = { 200: v.pipe(v.literal(''), v.description('empty body')) }
   const writes = { detail: { hide: true } }
 
-  return new Elysia({ name: 'registry' })
+  const app = new Elysia({ name: 'registry' })
     .get('/v2', ping, { response: empty, detail: pingDetail })
     .head('/v2', ping, { response: empty, detail: { ...pingDetail, summary: 'OCI registry API version check (HEAD)' } })
-    .get('/v2/*', handle, { response: responses, detail: v2detail })
-    .head('/v2/*', handle, { response: responses, detail: { ...v2detail, summary: 'OCI registry API (HEAD)' } })
+  // One route per path depth instead of a `/v2/*` wildcard: Elysia answers HEAD on wildcard routes
+  // by running the GET handler and reading the whole body to count it (a blob HEAD would read the
+  // blob, a proxied HEAD would say 0). The wildcard stays as the fallback for deeper paths, which
+  // are all errors.
+  for (let depth = 1; depth <= MAX_DEPTH; depth++) {
+    // the common depth is documented with named parameters (below)
+    if (depth === 4) continue
+    const path = `/v2/${PARAM_NAMES.slice(0, depth).map((n) => `:${n}`).join('/')}`
+    // Elysia's route methods register on the instance (and return it with a wider type)
+    app
+      .get(path, handle, writes)
+      .head(path, handle, writes)
+      .put(path, handle, writes)
+      .post(path, handle, writes)
+      .patch(path, handle, writes)
+      .delete(path, handle, writes)
+  }
+  const common = '/v2/:image/:schematic/:resource/:reference'
+  return app
+    .get(common, handle, { params: V2Params, response: responses, detail: v2detail })
+    .head(common, handle, { params: V2Params, response: responses, detail: { ...v2detail, summary: 'OCI registry API (HEAD)' } })
+    .put(common, handle, writes)
+    .post(common, handle, writes)
+    .patch(common, handle, writes)
+    .delete(common, handle, writes)
+    .get('/v2/*', handle, writes)
     .put('/v2/*', handle, writes)
     .post('/v2/*', handle, writes)
     .patch('/v2/*', handle, writes)
