@@ -9,6 +9,8 @@ import { loadConfigOrExit } from '../src/config.ts'
 import { createLogger } from '../src/log.ts'
 import { onShutdown } from '../src/shutdown.ts'
 import { createDomainServices } from '../src/services.ts'
+import { ensureSecureBootKeys } from '../src/secureboot/keys.ts'
+import { ConfigError } from '../src/errors.ts'
 import { builderFetchHandler, serveBuilder } from './daemon.ts'
 import { createBuilder } from './wiring.ts'
 import { builderApiSecret } from './api-secret.ts'
@@ -24,8 +26,13 @@ if (!listen.startsWith('unix:') && !/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[:
   process.exit(2)
 }
 const log = createLogger(config.logLevel, { component: 'builder', pid: process.pid })
-const services = createDomainServices(config, log)
-const builder = await createBuilder(config, log)
+const secureBoot = await ensureSecureBootKeys(config, log).catch((err: unknown) => {
+  if (!(err instanceof ConfigError)) throw err
+  process.stderr.write(`configuration error: ${err.message}\n`)
+  process.exit(2)
+})
+const services = createDomainServices(config, log, { secureBoot })
+const builder = await createBuilder(config, log, { secureBoot })
 const node = { node: `${hostname()}/${process.pid}`, instance: randomUUID(), listen }
 const handler = builderFetchHandler({
   manager: builder.manager,

@@ -13,6 +13,7 @@ import { looksLikeRegistry } from '../src/oci/reference.ts'
 import { NotImplementedError } from '../src/errors.ts'
 import { BUILT_KINDS } from '../src/asset/kinds.ts'
 import type { Logger } from '../src/log.ts'
+import { PROFILE_KEY_PATHS, type SecureBootKeyFiles } from '../src/secureboot/keys.ts'
 import type { Artifacts } from './artifacts.ts'
 import { writeSchematicExtension } from './imager/virtual-extensions.ts'
 import { BuildInputError, type BuildJob, type RunBuild } from './job.ts'
@@ -54,6 +55,29 @@ export interface RunnerOptions {
   log: Logger
   /** counted once per imager process started */
   onImagerStart?: () => void
+  /** Secure Boot key files (Secure Boot enabled); profiles name them by the `/secureboot/…` paths */
+  secureBoot?: SecureBootKeyFiles
+}
+
+type Signer = { keyPath?: string; certPath?: string }
+
+/**
+ * Points the profile's Secure Boot signers at the real key files: the planner writes the paths the
+ * official imager container mounts (`/secureboot/…`), which is also what the cache key hashes.
+ */
+function mapSecureBootPaths(secureboot: { secureBootSigner?: Signer; pcrSigner?: Signer } | undefined, files: SecureBootKeyFiles | undefined): void {
+  if (!secureboot) return
+  if (!files) throw new BuildInputError('secure boot is disabled')
+  const map: Record<string, string> = {
+    [PROFILE_KEY_PATHS.signingKeyPath]: files.signingKeyPath,
+    [PROFILE_KEY_PATHS.signingCertPath]: files.signingCertPath,
+    [PROFILE_KEY_PATHS.pcrKeyPath]: files.pcrKeyPath,
+  }
+  for (const signer of [secureboot.secureBootSigner, secureboot.pcrSigner]) {
+    if (!signer) continue
+    if (signer.keyPath !== undefined && map[signer.keyPath]) signer.keyPath = map[signer.keyPath]
+    if (signer.certPath !== undefined && map[signer.certPath]) signer.certPath = map[signer.certPath]
+  }
 }
 
 export function createImagerRunner(opts: RunnerOptions): RunBuild {
@@ -61,7 +85,7 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
     const profile = structuredClone(job.profile) as Record<string, unknown> & {
       arch: string
       output: { kind: string }
-      input: Record<string, unknown> & { systemExtensions?: ContainerAssetLike[] }
+      input: Record<string, unknown> & { systemExtensions?: ContainerAssetLike[]; secureboot?: { secureBootSigner?: Signer; pcrSigner?: Signer } }
     }
     const kind = profile.output?.kind
     if (!BUILT_KINDS.has(kind)) throw new NotImplementedError(`output kind ${kind} is not implemented by this factory yet`)
@@ -120,6 +144,7 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
     ])
     profile.input.kernel = { path: inputs.kernel }
     profile.input.initramfs = { path: inputs.initramfs }
+    mapSecureBootPaths(profile.input.secureboot, opts.secureBoot)
     if (inputs.sdStub) profile.input.sdStub = { path: inputs.sdStub }
     if (inputs.sdBoot) profile.input.sdBoot = { path: inputs.sdBoot }
     profile.input.systemExtensions = (profile.input.systemExtensions ?? []).map((ext) => {

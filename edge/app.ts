@@ -16,6 +16,7 @@ import { talosctlRoutes } from './routes/talosctl.ts'
 import { imageRoutes } from './routes/image.ts'
 import { pxeRoutes } from './routes/pxe.ts'
 import { registryRoutes } from './routes/registry.ts'
+import { secureBootRoutes } from './routes/secureboot.ts'
 import { statusRoutes } from './routes/status.ts'
 import type { AppContext } from './context.ts'
 import type { Builder } from '../builder/wiring.ts'
@@ -127,6 +128,7 @@ export function createApp(ctx: AppContext & { builder?: Builder }) {
     .use(imageRoutes(ctx))
     .use(pxeRoutes(ctx))
     .use(registryRoutes(ctx))
+    .use(secureBootRoutes(ctx))
   for (const r of app.routes) {
     registered.push({ method: r.method, path: r.path })
     if (r.method === 'GET' && IMPLICIT_HEAD.has(r.path)) registered.push({ method: 'HEAD', path: r.path })

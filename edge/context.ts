@@ -18,4 +18,6 @@ export interface AppContext {
   assets: AssetService
   /** the OCI registry frontend (/v2/) */
   registry: RegistryService
+  /** the public half of the Secure Boot keys; absent when Secure Boot is disabled */
+  secureBoot?: { certPem: string }
 }

@@ -51,6 +51,7 @@ export function openApiPlugin(version: string) {
             { name: 'versions', description: 'Talos versions, official extensions and overlays' },
             { name: 'assets', description: 'Boot assets built from a schematic and a Talos version' },
             { name: 'pxe', description: 'iPXE boot scripts' },
+            { name: 'secureboot', description: 'Secure Boot signing certificate' },
             { name: 'talosctl', description: 'talosctl binaries of a Talos version' },
             { name: 'registry', description: 'OCI registry: installer images (docker/podman pull, talosctl upgrade --image) and the source image proxy' },
             { name: 'health', description: 'Liveness and readiness' },

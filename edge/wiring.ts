@@ -6,6 +6,7 @@
 import type { Config } from '../src/config.ts'
 import type { Logger } from '../src/log.ts'
 import { createDomainServices } from '../src/services.ts'
+import { ensureSecureBootKeys } from '../src/secureboot/keys.ts'
 import type { AppContext } from './context.ts'
 import { AssetService } from './assets.ts'
 import { HttpBuilder, InProcessBuilder, type BuilderClient } from './builder-client.ts'
@@ -14,7 +15,9 @@ import { builderApiSecret } from '../builder/api-secret.ts'
 import { createRegistryService } from './registry/wiring.ts'
 
 export async function buildContext(config: Config, log: Logger): Promise<AppContext & { builder?: Builder; close(): Promise<void> }> {
-  const services = createDomainServices(config, log)
+  // every node on a data directory uses the same (possibly generated) Secure Boot keys
+  const secureBoot = await ensureSecureBootKeys(config, log)
+  const services = createDomainServices(config, log, { secureBoot })
   // Embedded mode runs the builder in this process; otherwise talk to the daemon.
   let builder: Builder | undefined
   let client: BuilderClient
@@ -24,7 +27,7 @@ export async function buildContext(config: Config, log: Logger): Promise<AppCont
     store = createAssetStore(config, log.child({ component: 'assets' }))
     await store.init()
   } else {
-    builder = await createBuilder(config, log.child({ component: 'builder' }))
+    builder = await createBuilder(config, log.child({ component: 'builder' }), { secureBoot })
     client = new InProcessBuilder(builder.manager)
     store = builder.store
   }
@@ -38,6 +41,7 @@ export async function buildContext(config: Config, log: Logger): Promise<AppCont
     assets,
     registry: registry.registry,
     builder,
+    ...(secureBoot ? { secureBoot: { certPem: secureBoot.certPem } } : {}),
     async close() {
       await registry.close()
       await services.close()

@@ -62,6 +62,10 @@ export const SETTINGS = [
   { env: 'FACTORY_INSTALLER_EXTERNAL_REGISTRY', path: 'installer.external', kind: 'string', default: '', doc: 'Where clients are redirected (307) for installer manifests and blobs: `host[:port][/namespace]` serving the same images as FACTORY_INSTALLER_REGISTRY (e.g. a CDN or pull-through name). Empty = the edge proxies to FACTORY_INSTALLER_REGISTRY.' },
   { env: 'FACTORY_COSIGN_KEY', path: 'installer.cosignKey', kind: 'string', default: '', doc: 'PEM ECDSA P-256 private key that signs installer images (cosign-compatible). Empty = generated on first start into <FACTORY_DATA_DIR>/keys/cosign-signing-key.pem and shared by every node on that directory.' },
   { env: 'FACTORY_BUILDER_URL', path: 'builder.url', kind: 'string', default: '', doc: 'Builder daemon job API (http://127.0.0.1:port or unix:/path.sock). Empty = run the builder inside the edge process.' },
+  { env: 'FACTORY_SECUREBOOT_ENABLED', path: 'secureBoot.enabled', kind: 'bool', default: 'false', doc: 'Build Secure Boot assets (`…-secureboot…` paths, signed UKIs, Secure Boot ISOs). Off: those paths answer 400 `secure boot is disabled`.' },
+  { env: 'FACTORY_SECUREBOOT_SIGNING_KEY', path: 'secureBoot.signingKeyPath', kind: 'string', default: '', doc: 'PEM RSA private key (PKCS#1 or PKCS#8) that signs UKIs, systemd-boot and the enrolment databases. Set with the two settings below, or none of them to have a key set generated into `$FACTORY_DATA_DIR/keys/secureboot/` on first start.' },
+  { env: 'FACTORY_SECUREBOOT_SIGNING_CERT', path: 'secureBoot.signingCertPath', kind: 'string', default: '', doc: 'PEM X.509 certificate of the signing key; served at `/secureboot/signing-cert.pem` and enrolled by Secure Boot ISOs.' },
+  { env: 'FACTORY_SECUREBOOT_PCR_KEY', path: 'secureBoot.pcrKeyPath', kind: 'string', default: '', doc: 'PEM RSA private key that signs the UKIs\' PCR 11 policy (`.pcrsig`, TPM disk encryption).' },
 ] as const satisfies readonly SettingSpec[]
 
 export interface Config {
@@ -80,6 +84,8 @@ export interface Config {
   builder: { url: string }
   /** installer images for /v2/ pulls: empty registry = the factory's own store */
   installer: { registry: string; insecure: boolean; username: string; password: string; external: string; cosignKey: string }
+  /** key paths empty = generate into the data directory (src/secureboot/keys.ts) */
+  secureBoot: { enabled: boolean; signingKeyPath: string; signingCertPath: string; pcrKeyPath: string }
 }
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 }
@@ -290,7 +296,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       external: get<string>('FACTORY_INSTALLER_EXTERNAL_REGISTRY').trim().replace(/\/+$/, ''),
       cosignKey: get<string>('FACTORY_COSIGN_KEY'),
     },
+    secureBoot: secureBootConfig(get),
   }
+}
+
+function secureBootConfig(get: <T>(name: (typeof SETTINGS)[number]['env']) => T): Config['secureBoot'] {
+  const files = {
+    signingKeyPath: get<string>('FACTORY_SECUREBOOT_SIGNING_KEY'),
+    signingCertPath: get<string>('FACTORY_SECUREBOOT_SIGNING_CERT'),
+    pcrKeyPath: get<string>('FACTORY_SECUREBOOT_PCR_KEY'),
+  }
+  const given = Object.values(files).filter((f) => f !== '').length
+  // as the reference: the three file settings go together
+  if (given !== 0 && given !== 3) {
+    throw new ConfigError('FACTORY_SECUREBOOT_SIGNING_KEY, FACTORY_SECUREBOOT_SIGNING_CERT and FACTORY_SECUREBOOT_PCR_KEY must be set together (or none, to generate keys)')
+  }
+  return { enabled: get<boolean>('FACTORY_SECUREBOOT_ENABLED'), ...files }
 }
 
 /**

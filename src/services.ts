@@ -19,7 +19,8 @@ import { SchematicService } from './schematic/service.ts'
 import { Catalog } from './catalog/catalog.ts'
 import { RegistryImageSource } from './catalog/registry-source.ts'
 import { RedisSharedCache, type SharedCache } from './catalog/shared-cache.ts'
-import { AssetPlanner } from './asset/planner.ts'
+import { AssetPlanner, type PlannerSecureBoot } from './asset/planner.ts'
+import { PROFILE_KEY_PATHS, secureBootCacheSalt, type SecureBootMaterial } from './secureboot/keys.ts'
 
 export function createSchematicStore(config: Config): SchematicStore {
   const s = config.schematics
@@ -45,8 +46,22 @@ export interface DomainServices {
   close(): Promise<void>
 }
 
-/** Builds the services and starts the catalogue's background refresh. */
-export function createDomainServices(config: Config, log: Logger): DomainServices {
+/** The planner's view of the key set: reference profile paths plus the keys' fingerprints. */
+export function plannerSecureBoot(material: SecureBootMaterial): PlannerSecureBoot {
+  return {
+    assets: {
+      secureBootSigner: { keyPath: PROFILE_KEY_PATHS.signingKeyPath, certPath: PROFILE_KEY_PATHS.signingCertPath },
+      pcrSigner: { keyPath: PROFILE_KEY_PATHS.pcrKeyPath },
+    },
+    cacheSalt: secureBootCacheSalt(material),
+  }
+}
+
+/**
+ * Builds the services and starts the catalogue's background refresh. `secureBoot`: the key set
+ * from src/secureboot/keys.ts `ensureSecureBootKeys` (undefined = Secure Boot disabled).
+ */
+export function createDomainServices(config: Config, log: Logger, opts: { secureBoot?: SecureBootMaterial } = {}): DomainServices {
   const schematics = new SchematicService(createSchematicStore(config), log.child({ component: 'schematics' }))
   const shared: SharedCache | undefined = config.redisUrl ? new RedisSharedCache(config.redisUrl) : undefined
   const catalog = new Catalog({
@@ -59,7 +74,8 @@ export function createDomainServices(config: Config, log: Logger): DomainService
     shared,
   })
   catalog.start()
-  const planner = new AssetPlanner({ schematics, catalog })
+  const sb = opts.secureBoot ? plannerSecureBoot(opts.secureBoot) : undefined
+  const planner = new AssetPlanner({ schematics, catalog, secureBoot: () => sb })
   return {
     schematics,
     catalog,

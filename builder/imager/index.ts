@@ -19,6 +19,7 @@ import { sweepStaleTemps } from './extension-cache.ts'
 import { buildInitramfs, type InitramfsStats } from './initramfs.ts'
 import { buildInstaller } from './installer.ts'
 import { OutputSink } from './output.ts'
+import { writeUkiTo } from './parts.ts'
 import { parseProfile, type ImagerProfile, type OutputKind } from './profile.ts'
 
 export { parseProfile, type ImagerProfile } from './profile.ts'
@@ -48,6 +49,10 @@ const BUILDERS: Partial<Record<OutputKind, KindBuilder>> = {
   },
   cmdline: async (_p, ctx) => {
     await ctx.output.write(new TextEncoder().encode(ctx.cmdline))
+  },
+  uki: async (p, ctx) => {
+    // the UKI output kind carries no extra profile (imager-spec §5.1)
+    await writeUkiTo(p, ctx, ctx.output, { extraProfiles: [] })
   },
   initramfs: async (p, ctx) => ({
     initramfs: await buildInitramfs(p, {

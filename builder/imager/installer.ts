@@ -21,8 +21,8 @@ import type { YamlValue } from '../../src/schematic/types.ts'
 import { Quirks } from '../../src/talos/quirks.ts'
 import { InvalidInputError } from '../../src/errors.ts'
 import { ImagerUnsupportedError, ioError } from './errors.ts'
-import { buildInitramfs } from './initramfs.ts'
 import { OutputSink } from './output.ts'
+import { initramfsFile, sdBootFile, ukiFile } from './parts.ts'
 import type { ImagerProfile } from './profile.ts'
 import type { BuildContext } from './index.ts'
 
@@ -31,7 +31,7 @@ const ZERO_TIME = '0001-01-01T00:00:00Z'
 /** go-containerregistry compresses layers with BestSpeed. */
 const LAYER_GZIP_LEVEL = 1
 
-/** Files of the artifacts layer that other builders produce (the UKI work provides them). */
+/** Files of the artifacts layer that other builders produce (parts.ts; injectable for tests). */
 export interface InstallerParts {
   /** initramfs with the profile's extensions, as a file in the work directory */
   initramfs(profile: ImagerProfile, ctx: BuildContext): Promise<string>
@@ -41,38 +41,7 @@ export interface InstallerParts {
   sdBoot(profile: ImagerProfile, ctx: BuildContext): Promise<string>
 }
 
-/** Builds the initramfs into a file of the work directory (extensions cached as for `initramfs`). */
-export async function initramfsToFile(profile: ImagerProfile, ctx: BuildContext): Promise<string> {
-  const path = join(ctx.workDir, 'initramfs.xz')
-  const sink = await OutputSink.open(path)
-  let ok = false
-  try {
-    await buildInitramfs(profile, {
-      output: sink,
-      cacheDir: ctx.cacheDir,
-      workDir: ctx.workDir,
-      ...(ctx.extensionDigests ? { extensionDigests: ctx.extensionDigests } : {}),
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
-    })
-    ok = true
-  } finally {
-    await sink.close({ sync: false }).catch((err: unknown) => {
-      if (ok) throw err
-    })
-  }
-  return path
-}
-
-/** Until the UKI builder exists: installers that need a UKI are not built (501). */
-export const DEFAULT_PARTS: InstallerParts = {
-  initramfs: initramfsToFile,
-  uki: async () => {
-    throw new ImagerUnsupportedError('installer images with a UKI (Talos ≥ 1.10 or Secure Boot) are not supported by the native imager yet')
-  },
-  sdBoot: async () => {
-    throw new ImagerUnsupportedError('installer images with systemd-boot (Talos ≥ 1.10 or Secure Boot) are not supported by the native imager yet')
-  },
-}
+export const DEFAULT_PARTS: InstallerParts = { initramfs: initramfsFile, uki: (p, ctx) => ukiFile(p, ctx), sdBoot: sdBootFile }
 
 interface WrittenLayer {
   path: string

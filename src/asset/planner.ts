@@ -26,11 +26,19 @@ export interface PlannedAsset {
   stale: boolean
 }
 
+/** What the planner needs to know about the Secure Boot keys (never the keys themselves). */
+export interface PlannerSecureBoot {
+  /** signer locations written into profiles (`/secureboot/…`, mapped to files by the runner) */
+  readonly assets: SecureBootAssets
+  /** appended to Secure Boot cache keys (the keys' fingerprints) */
+  readonly cacheSalt: string
+}
+
 export interface PlannerDeps {
   schematics: SchematicService
   catalog: Catalog
-  /** Secure Boot signer locations when Secure Boot is enabled; undefined → SecureBoot paths are 400. */
-  secureBoot?: () => SecureBootAssets | undefined
+  /** Secure Boot when enabled; undefined → SecureBoot paths are 400 `secure boot is disabled`. */
+  secureBoot?: () => PlannerSecureBoot | undefined
 }
 
 export class AssetPlanner {
@@ -61,7 +69,7 @@ export class AssetPlanner {
     try {
       built = await buildProfile(request, stored.schematic, versionTag, {
         schematicId,
-        ...(secureBoot ? { secureBoot } : {}),
+        ...(secureBoot ? { secureBoot: secureBoot.assets } : {}),
         resolveExtension: async (name) => {
           const list = (await catalog.extensions(versionTag)).value
           const found = list.find((e) => e.name === name)
@@ -77,7 +85,7 @@ export class AssetPlanner {
       throw prefixError(err, ENHANCE_ERROR_PREFIX)
     }
     const job: BuildJob = {
-      key: profileCacheKey(built.profile),
+      key: profileCacheKey(built.profile, secureBoot ? { secureBootSalt: secureBoot.cacheSalt } : {}),
       contentType: contentTypeFor(path),
       urlParts: [schematicId, versionTag, path],
       version: versionTag,
