@@ -5,6 +5,7 @@
  * reference's files.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -106,4 +107,42 @@ describe('installer-amd64.tar (Talos < 1.10)', () => {
     const aws = await fetch(`${edge.url}/image/${withExt}/v1.9.5/aws-installer-amd64.tar`, { method: 'HEAD' })
     expect(aws.status).toBe(200)
   }, 240_000)
+})
+
+/** The `.cmdline` section of a PE file (objcopy from binutils). */
+function ukiCmdline(path: string, out: string): string {
+  sh(['objcopy', '-O', 'binary', '--only-section=.cmdline', path, out])
+  return readFileSync(out, 'utf8').replace(/\0+$/, '')
+}
+
+describe('installer-<arch>.tar (Talos ≥ 1.10): the UKI and systemd-boot', () => {
+  test('exactly 2 layers; the artifacts layer holds only vmlinuz.efi + systemd-boot.efi; the UKI has the schematic kernel args', async () => {
+    const args = await fetch(`${edge.url}/schematics`, { method: 'POST', body: JSON.stringify({ customization: { extraKernelArgs: ['nolapic', 'nomodeset'] } }) })
+    const id = ((await args.json()) as { id: string }).id
+    for (const [path, platform] of [
+      ['installer-amd64.tar', 'metal'],
+      ['aws-installer-amd64.tar', 'aws'],
+    ] as const) {
+      const res = await fetch(`${edge.url}/image/${id}/v1.12.0/${path}`)
+      expect(res.status).toBe(200)
+      const tarball = join(work, `new-${path}`)
+      await Bun.write(tarball, await res.arrayBuffer())
+      const layout = join(work, `layout-${path}`)
+      sh(['skopeo', 'copy', '--quiet', `docker-archive:${tarball}`, `oci:${layout}:t`])
+      const manifest = await layoutManifest(layout)
+      expect(manifest.layers).toHaveLength(2)
+      const artifacts = join(layout, 'blobs', 'sha256', manifest.layers[1]!.digest.slice(7))
+      expect(sh(['tar', '-tzf', artifacts]).trim().split('\n')).toEqual(['usr/install/amd64/systemd-boot.efi', 'usr/install/amd64/vmlinuz.efi'])
+      const dir = join(work, `x-${path}`)
+      sh(['mkdir', '-p', dir])
+      sh(['tar', '-xzf', artifacts, '-C', dir])
+      // the reference's expectation (factory-spec §6.8): the platform's console args, the defaults, then the schematic's
+      const cmdline = ukiCmdline(join(dir, 'usr/install/amd64/vmlinuz.efi'), join(dir, 'cmdline'))
+      expect(cmdline.startsWith(`talos.platform=${platform} `)).toBe(true)
+      expect(cmdline.endsWith(' nolapic nomodeset')).toBe(true)
+      expect(cmdline).toContain(' selinux=1')
+      const expected = new TextDecoder().decode(new Uint8Array(await (await fetch(`${edge.url}/image/${id}/v1.12.0/cmdline-${platform}-amd64`)).arrayBuffer()))
+      expect(cmdline.replace(' console=ttyS0', '')).toBe(expected.replace(' console=ttyS0', ''))
+    }
+  }, 300_000)
 })

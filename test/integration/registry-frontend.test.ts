@@ -18,7 +18,7 @@ let host: string
 let work: string
 
 beforeAll(async () => {
-  up = await startUpstream(['v1.9.5'])
+  up = await startUpstream(['v1.9.5', 'v1.12.0'])
   edge = await startEdge(up.env)
   host = new URL(edge.url).host
   work = await mkdtemp(join(tmpdir(), 'registry-frontend-'))
@@ -162,4 +162,28 @@ describe('installer images over /v2/ (Talos < 1.10)', () => {
     expect(after.imagerRuns - before.imagerRuns).toBe(2)
     expect(after.published - before.published).toBe(1)
   }, 300_000)
+})
+
+describe('installer images over /v2/ (Talos ≥ 1.10: UKI + systemd-boot)', () => {
+  test('skopeo copy of metal-installer: usr/bin/installer + the UKI with the schematic kernel args; arm64 too; latest → v1.12.0', async () => {
+    const id = await schematic({ customization: { extraKernelArgs: ['nolapic', 'nomodeset'] } })
+    const layout = join(work, 'uki-pulled')
+    await ok(['skopeo', 'copy', '--quiet', '--src-tls-verify=false', `docker://${host}/metal-installer/${id}:v1.12.0`, `oci:${layout}:amd64`])
+    await ok(['skopeo', 'copy', '--quiet', '--src-tls-verify=false', '--override-arch', 'arm64', `docker://${host}/metal-installer/${id}:latest`, `oci:${layout}:arm64`])
+    expect(await unpack(layout, 'amd64', join(work, 'uki-amd64'))).toEqual(['usr/bin/installer', 'usr/install/amd64/systemd-boot.efi', 'usr/install/amd64/vmlinuz.efi'])
+    expect(await unpack(layout, 'arm64', join(work, 'uki-arm64'))).toEqual(['usr/bin/installer', 'usr/install/arm64/systemd-boot.efi', 'usr/install/arm64/vmlinuz.efi'])
+    const uki = join(work, 'uki-amd64', 'rootfs', 'usr/install/amd64/vmlinuz.efi')
+    await ok(['objcopy', '-O', 'binary', '--only-section=.cmdline', uki, join(work, 'uki.cmdline')])
+    const cmdline = (await readFile(join(work, 'uki.cmdline'), 'utf8')).replace(/\0+$/, '')
+    expect(cmdline.startsWith('talos.platform=metal console=tty0 ')).toBe(true)
+    expect(cmdline.endsWith(' nolapic nomodeset')).toBe(true)
+  }, 300_000)
+
+  test('installer-secureboot with Secure Boot disabled → 400 with an OCI error body', async () => {
+    const id = await schematic({})
+    const res = await fetch(`${edge.url}/v2/installer-secureboot/${id}/manifests/v1.12.0`)
+    expect(res.status).toBe(400)
+    const body = (await res.json()) as { errors: { code: string; message: string }[] }
+    expect(body.errors[0]!.message).toContain('secure boot is disabled')
+  }, 60_000)
 })
