@@ -1,0 +1,168 @@
+/**
+ * The factory's OCI store, cosign signatures and docker archives without a server: content
+ * addressing and verification, repository scoping, atomic tags, damaged files read as misses,
+ * signatures that fail on any change, keys generated once for racing nodes, and docker archives
+ * that round-trip through our reader and GNU tar.
+ */
+import { afterAll, describe, expect, test } from 'bun:test'
+import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto'
+import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { readOrCreateCosignKey, signatureTag, signImage, simpleSigningPayload, verifyImageSignature } from '../../src/oci/cosign.ts'
+import { digestOf } from '../../src/oci/digest.ts'
+import { dockerArchiveChunks, readDockerArchive } from '../../src/oci/docker-archive.ts'
+import { FsOciStore } from '../../src/oci/fs-store.ts'
+import { OCI_INDEX } from '../../src/oci/media-types.ts'
+
+const dirs: string[] = []
+async function tmp(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'oci-store-'))
+  dirs.push(d)
+  return d
+}
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true })
+})
+
+const enc = (s: string) => new TextEncoder().encode(s)
+const streamOf = (...chunks: Uint8Array[]) => new ReadableStream<Uint8Array>({ start: (c) => (chunks.forEach((x) => c.enqueue(x)), c.close()) })
+const REPO = `installer/${'a'.repeat(64)}`
+const OTHER = `installer/${'b'.repeat(64)}`
+const INDEX = enc(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] }))
+
+describe('FsOciStore', () => {
+  test('blobs are verified against their digest and written whole or not at all', async () => {
+    const store = new FsOciStore(await tmp())
+    const data = enc('layer bytes')
+    const digest = digestOf(data)
+    await expect(store.putBlob(REPO, digest, data.byteLength, streamOf(enc('other bytes!')))).rejects.toThrow()
+    expect(await store.hasBlob(REPO, digest)).toBe(false)
+    expect((await readdir(store.blobsDir)).filter((n) => !n.startsWith('.'))).toEqual([])
+    expect((await readdir(store.blobsDir)).filter((n) => n.startsWith('.tmp'))).toEqual([])
+    await store.putBlob(REPO, digest, data.byteLength, streamOf(data.subarray(0, 3), data.subarray(3)))
+    expect(await store.getBlobBytes(REPO, digest, 1024)).toEqual(data)
+  })
+
+  test('repositories only see what was published into them; the public tree links to the blob', async () => {
+    const root = await tmp()
+    const store = new FsOciStore(root)
+    const data = enc('scoped')
+    const digest = digestOf(data)
+    await store.putBlob(REPO, digest, data.byteLength, data)
+    expect(await store.hasBlob(OTHER, digest)).toBe(false)
+    expect(await readlink(join(root, 'public', 'v2'))).toBe('../oci/repos')
+    expect(await readFile(join(root, 'public', 'v2', ...REPO.split('/'), 'blobs', digest), 'utf8')).toBe('scoped')
+    // the same blob published into another repository is stored once
+    await store.putBlob(OTHER, digest, data.byteLength, data)
+    expect((await readdir(store.blobsDir)).filter((n) => !n.startsWith('.'))).toEqual([digest.slice(7)])
+  })
+
+  test('manifests by digest and tag; tags move atomically; unknown refs are null', async () => {
+    const store = new FsOciStore(await tmp())
+    const digest = await store.putManifest(REPO, INDEX, OCI_INDEX, 'v1.10.0')
+    expect(digest).toBe(digestOf(INDEX))
+    expect(await store.getManifest(REPO, 'v1.10.0')).toEqual({ digest, mediaType: OCI_INDEX, bytes: INDEX })
+    expect(await store.getManifest(REPO, digest)).not.toBeNull()
+    expect(await store.getManifest(OTHER, digest)).toBeNull()
+    expect(await store.getManifest(REPO, 'v9.9.9')).toBeNull()
+    expect(await store.getManifest(REPO, '../../x')).toBeNull()
+    const next = enc(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [], annotations: { n: '2' } }))
+    await store.putManifest(REPO, next, OCI_INDEX, 'v1.10.0')
+    expect((await store.getManifest(REPO, 'v1.10.0'))?.digest).toBe(digestOf(next))
+    expect(await store.listTags(REPO)).toEqual(['v1.10.0'])
+    await expect(store.putManifest(REPO, enc('not json'), OCI_INDEX)).rejects.toThrow()
+  })
+
+  test('a damaged blob file is a miss, not bad bytes', async () => {
+    const store = new FsOciStore(await tmp())
+    const digest = await store.putManifest(REPO, INDEX, OCI_INDEX, 'v1')
+    await writeFile(store.blobPath(digest), '{"schemaVersion":2,"manifests":[],"x":1}')
+    expect(await store.getManifest(REPO, 'v1')).toBeNull()
+  })
+})
+
+describe('cosign signatures', () => {
+  test('sign → verify; another key, another digest or a changed payload do not verify', async () => {
+    const store = new FsOciStore(await tmp())
+    const key = await readOrCreateCosignKey(join(await tmp(), 'keys', 'cosign.pem'))
+    const digest = await store.putManifest(REPO, INDEX, OCI_INDEX)
+    expect(await verifyImageSignature(store, REPO, digest, key.publicKey)).toBe(false)
+    await signImage(store, REPO, digest, `factory.example.com/${REPO}`, key)
+    expect(await verifyImageSignature(store, REPO, digest, key.publicKey)).toBe(true)
+    const stranger = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey
+    expect(await verifyImageSignature(store, REPO, digest, stranger)).toBe(false)
+
+    // the stored payload is the simple-signing document for exactly this digest
+    const sig = (await store.getManifest(REPO, signatureTag(digest)))!
+    const layer = (JSON.parse(new TextDecoder().decode(sig.bytes)) as { layers: { digest: string; annotations: Record<string, string> }[] }).layers[0]!
+    const payload = (await store.getBlobBytes(REPO, layer.digest, 4096))!
+    expect(payload).toEqual(simpleSigningPayload(`factory.example.com/${REPO}`, digest))
+    const publicKey = createPublicKey(key.publicPem)
+    expect(verify('sha256', payload, publicKey, Buffer.from(layer.annotations['dev.cosignproject.cosign/signature']!, 'base64'))).toBe(true)
+
+    // a signature tag pointing at a signature of another digest does not count
+    const other = await store.putManifest(REPO, enc(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [], annotations: { o: '1' } })), OCI_INDEX)
+    await signImage(store, REPO, other, `factory.example.com/${REPO}`, key)
+    await store.putManifest(REPO, (await store.getManifest(REPO, signatureTag(other)))!.bytes, 'application/vnd.oci.image.manifest.v1+json', signatureTag(digest))
+    expect(await verifyImageSignature(store, REPO, digest, key.publicKey)).toBe(false)
+  })
+
+  test('a generated key is created once: racing nodes end up with the same key', async () => {
+    const path = join(await tmp(), 'keys', 'cosign-signing-key.pem')
+    const keys = await Promise.all(Array.from({ length: 8 }, () => readOrCreateCosignKey(path)))
+    expect(new Set(keys.map((k) => k.publicPem)).size).toBe(1)
+    expect(keys[0]!.publicPem).toStartWith('-----BEGIN PUBLIC KEY-----\n')
+    expect((await readFile(path, 'utf8')).startsWith('-----BEGIN PRIVATE KEY-----')).toBe(true)
+  })
+})
+
+describe('docker archives', () => {
+  test('written in docker-save layout; read back with every blob verified', async () => {
+    const dir = await tmp()
+    const layerA = enc('A'.repeat(3000))
+    const layerB = enc('B'.repeat(10))
+    await writeFile(join(dir, 'b.tar.gz'), layerB)
+    const config = enc('{"architecture":"amd64","os":"linux"}')
+    const chunks: Uint8Array[] = []
+    for await (const c of dockerArchiveChunks({
+      config,
+      layers: [
+        { digest: digestOf(layerA), size: layerA.byteLength, data: layerA },
+        { digest: digestOf(layerB), size: layerB.byteLength, source: join(dir, 'b.tar.gz') },
+        { digest: digestOf(layerA), size: layerA.byteLength, data: layerA },
+      ],
+      repoTags: ['ghcr.io/siderolabs/installer:v1.9.5'],
+    }))
+      chunks.push(c)
+    const archive = Buffer.concat(chunks)
+    await writeFile(join(dir, 'image.tar'), archive)
+    const listing = Bun.spawnSync(['tar', '-tvf', join(dir, 'image.tar')]).stdout.toString().trim().split('\n')
+    expect(listing.map((l) => l.split(/\s+/).at(-1))).toEqual([`sha256:${digestOf(config).slice(7)}`, `${digestOf(layerA).slice(7)}.tar.gz`, `${digestOf(layerB).slice(7)}.tar.gz`, 'manifest.json'])
+    expect(listing.every((l) => l.startsWith('-rw-r--r-- 0/0'))).toBe(true)
+
+    const seen: string[] = []
+    const manifest = await readDockerArchive(streamOf(archive), (blob) =>
+      (async () => {
+        const got = Buffer.concat(await Array.fromAsync(blob.open()))
+        seen.push(`${blob.kind}:${digestOf(got) === blob.digest}`)
+      })(),
+    )
+    expect(seen).toEqual(['config:true', 'layer:true', 'layer:true'])
+    expect(manifest).toEqual({
+      Config: `sha256:${digestOf(config).slice(7)}`,
+      RepoTags: ['ghcr.io/siderolabs/installer:v1.9.5'],
+      Layers: [`${digestOf(layerA).slice(7)}.tar.gz`, `${digestOf(layerB).slice(7)}.tar.gz`, `${digestOf(layerA).slice(7)}.tar.gz`],
+    })
+    // skipping blobs reads the archive all the same
+    expect(await readDockerArchive(streamOf(archive), () => false)).toEqual(manifest)
+  })
+
+  test('a blob whose bytes do not match its name fails the read', async () => {
+    const layer = enc('real bytes')
+    const chunks: Uint8Array[] = []
+    for await (const c of dockerArchiveChunks({ config: enc('{}'), layers: [{ digest: digestOf(enc('claimed')), size: layer.byteLength, data: layer }], repoTags: [] })) chunks.push(c)
+    const read = readDockerArchive(streamOf(Buffer.concat(chunks)), (blob) => (async () => void (await Array.fromAsync(blob.open())))())
+    await expect(read).rejects.toThrow('digest mismatch')
+  })
+})
