@@ -223,6 +223,21 @@ describe('factory rules', () => {
     expect(await ociError(path)).toBe('NAME_UNKNOWN')
   })
 
+  test('hostile names: escapes, traversal and oversized segments are 4xx, never a file outside the store', async () => {
+    for (const path of [
+      `installer/..%2F..%2F..%2Fetc/manifests/${VERSION}`,
+      `..%2Fmetal-installer/${id}/blobs/${layerDigest}`,
+      `metal-installer/${id}/blobs/sha256:..%2F..%2F${'0'.repeat(58)}`,
+      `metal-installer/${id}%00/manifests/${VERSION}`,
+      `${'x'.repeat(5000)}/${id}/manifests/${VERSION}`,
+      `metal-installer/${id}/manifests/${'v'.repeat(300)}`,
+    ]) {
+      const res = await v2(path)
+      expect(res.status).toBeGreaterThanOrEqual(400)
+      expect(res.status).toBeLessThan(500)
+    }
+  })
+
   test('latest resolves to the newest stable version', async () => {
     const res = await v2(`${repo}/manifests/latest`, { method: 'HEAD', headers: { accept: INDEX_ACCEPT } })
     expect(res.status).toBe(200)
