@@ -14,7 +14,7 @@ import type { BuildLock } from '../../builder/lock.ts'
 import { InvalidInputError } from '../../src/errors.ts'
 import type { Logger } from '../../src/log.ts'
 import { detectCompression } from '../../src/oci/compression.ts'
-import { signImage, verifyImageSignature, type CosignKey } from '../../src/oci/cosign.ts'
+import { signatureTag, signImage, verifyImageSignature, type CosignKey } from '../../src/oci/cosign.ts'
 import { archiveNameDigest, readDockerArchive } from '../../src/oci/docker-archive.ts'
 import { digestOf } from '../../src/oci/digest.ts'
 import type { Descriptor } from '../../src/oci/manifest.ts'
@@ -27,6 +27,8 @@ import { installerAssetPath, type InstallerImage } from './routing.ts'
 const ARCHES = ['amd64', 'arm64'] as const
 const DOCKER_LAYER = 'application/vnd.docker.image.rootfs.diff.tar'
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024
+/** verified signatures remembered (oldest forgotten first) */
+const MAX_VERIFIED = 10_000
 
 export interface PublisherDeps {
   assets: AssetService
@@ -127,6 +129,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export class InstallerPublisher {
   readonly counters: PublishCounters = { published: 0, joined: 0, peer: 0 }
   private readonly flights = new SingleFlight<string>()
+  /** `<repo>@<index digest>` → digest of the signature manifest that verified */
+  private readonly verified = new Map<string, string>()
 
   constructor(private readonly deps: PublisherDeps) {}
 
@@ -139,13 +143,33 @@ export class InstallerPublisher {
     return this.deps.key.publicPem
   }
 
-  /** The index digest `version` is tagged with in `repo` when its signature verifies, else null. */
+  /**
+   * The index digest `version` is tagged with in `repo` when its signature verifies, else null.
+   * A signature manifest already verified for that digest is not verified again (its digest pins
+   * its content): a warm pull costs two tag lookups, not a signature check.
+   */
   async verifiedTag(repo: string, version: string): Promise<string | null> {
-    const tagged = await this.deps.target.getManifest(repo, version)
-    if (!tagged) return null
-    if (await verifyImageSignature(this.deps.target, repo, tagged.digest, this.deps.key.publicKey)) return tagged.digest
-    this.deps.log.warn('published installer index has no valid signature; rebuilding', { repo, version, digest: tagged.digest })
+    const { target } = this.deps
+    const digest = await target.resolveTag(repo, version)
+    if (!digest) return null
+    const sig = await target.resolveTag(repo, signatureTag(digest))
+    const memoKey = `${repo}@${digest}`
+    if (sig !== null && this.verified.get(memoKey) === sig) return digest
+    if (sig !== null && (await verifyImageSignature(target, repo, digest, this.deps.key.publicKey))) {
+      if (this.verified.size >= MAX_VERIFIED) this.verified.delete(this.verified.keys().next().value as string)
+      this.verified.set(memoKey, sig)
+      return digest
+    }
+    this.deps.log.warn('published installer index has no valid signature; rebuilding', { repo, version, digest })
     return null
+  }
+
+  /**
+   * The signed index digest when it is published already (the common, warm case), without joining
+   * a publish; null when a publish is needed.
+   */
+  published(image: InstallerImage, schematic: string, version: string): Promise<string | null> {
+    return this.verifiedTag(`${image.name}/${schematic}`, version)
   }
 
   /**

@@ -116,7 +116,7 @@ export class RegistryService {
         throw new OciError(404, 'MANIFEST_UNKNOWN', `manifest unknown: ${ref} is not a Talos version`)
       }
       // the version's signed index, built and published when missing
-      ref = await this.deps.publisher.ensure(installer, schematic, ref, requestId)
+      ref = (await this.deps.publisher.published(installer, schematic, ref)) ?? (await this.deps.publisher.ensure(installer, schematic, ref, requestId))
     }
     const forwarded = this.target(installer.name, schematic, 'manifests', ref, request)
     if (forwarded) return forwarded

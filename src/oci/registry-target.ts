@@ -26,6 +26,10 @@ export class RegistryTarget implements OciTarget {
     return digest
   }
 
+  async resolveTag(repo: string, tag: string): Promise<string | null> {
+    return (await this.client.headManifest(repo, tag))?.digest ?? null
+  }
+
   async getManifest(repo: string, ref: string): Promise<StoredManifest | null> {
     try {
       const got = await this.client.getManifest(repo, ref)

@@ -19,6 +19,8 @@ export interface OciTarget {
   putBlob(repo: string, digest: string, size: number, data: Uint8Array | ReadableStream<Uint8Array>): Promise<void>
   /** Stores a manifest by digest and, when given, under `tag`; returns its digest. */
   putManifest(repo: string, bytes: Uint8Array, mediaType: string, tag?: string): Promise<string>
+  /** The digest a tag points at, or null (cheaper than fetching the manifest). */
+  resolveTag(repo: string, tag: string): Promise<string | null>
   /** A manifest by tag or digest, or null when the repository has none. */
   getManifest(repo: string, ref: string): Promise<StoredManifest | null>
   /** A small blob's bytes (verified), or null when the repository has none. */
