@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
 import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { makeTestKeys } from '../helpers/sb-keys.ts'
 import { RegistryClient } from '../../src/oci/client.ts'
 
 let up: Upstream
@@ -143,6 +144,67 @@ describe('installer-<arch>.tar (Talos ≥ 1.10): the UKI and systemd-boot', () =
       expect(cmdline).toContain(' selinux=1')
       const expected = new TextDecoder().decode(new Uint8Array(await (await fetch(`${edge.url}/image/${id}/v1.12.0/cmdline-${platform}-amd64`)).arrayBuffer()))
       expect(cmdline.replace(' console=ttyS0', '')).toBe(expected.replace(' console=ttyS0', ''))
+    }
+  }, 300_000)
+})
+
+describe('installer with an overlay (imager-spec §8 step 5)', () => {
+  test('a third layer: overlay/artifacts/**, overlay/installers/default, overlay/extra-options', async () => {
+    const body = JSON.stringify({ overlay: { image: 'siderolabs/sbc-raspberrypi', name: 'rpi_generic', options: { configTxtAppend: 'dtoverlay=disable-bt' } } })
+    const id = ((await (await fetch(`${edge.url}/schematics`, { method: 'POST', body })).json()) as { id: string }).id
+    const res = await fetch(`${edge.url}/image/${id}/v1.9.5/installer-arm64.tar`)
+    expect(res.status).toBe(200)
+    const tarball = join(work, 'overlay-installer.tar')
+    await Bun.write(tarball, await res.arrayBuffer())
+    const layout = join(work, 'overlay-layout')
+    sh(['skopeo', 'copy', '--quiet', `docker-archive:${tarball}`, `oci:${layout}:t`])
+    const manifest = await layoutManifest(layout)
+    expect(manifest.layers).toHaveLength(3)
+    const overlay = join(layout, 'blobs', 'sha256', manifest.layers[2]!.digest.slice(7))
+    const files = sh(['tar', '-tzf', overlay]).trim().split('\n')
+    expect(files).toContain('overlay/artifacts/arm64/firmware/boot/fixup.dat')
+    expect(files).toContain('overlay/installers/default')
+    expect(files).toContain('overlay/extra-options')
+    expect(sh(['tar', '-xOzf', overlay, 'overlay/extra-options'])).toBe('configTxtAppend: dtoverlay=disable-bt\n')
+    const listing = sh(['tar', '-tvzf', overlay])
+    expect(listing).toMatch(/^-rwxr-xr-x 0\/0 .* overlay\/installers\/default$/m)
+  }, 240_000)
+})
+
+describe('Secure Boot installers', () => {
+  test('signed UKI and systemd-boot; below 1.10 the UKI is vmlinuz.efi.signed', async () => {
+    const keys = await makeTestKeys(join(work, 'sb'))
+    const sb = await startEdge({
+      ...up.env,
+      FACTORY_SECUREBOOT_ENABLED: 'true',
+      FACTORY_SECUREBOOT_SIGNING_KEY: keys.signingKey,
+      FACTORY_SECUREBOOT_SIGNING_CERT: keys.signingCert,
+      FACTORY_SECUREBOOT_PCR_KEY: keys.pcrKey,
+    })
+    try {
+      const id = ((await (await fetch(`${sb.url}/schematics`, { method: 'POST', body: '{}' })).json()) as { id: string }).id
+      for (const [version, uki] of [
+        ['v1.12.0', 'vmlinuz.efi'],
+        ['v1.9.5', 'vmlinuz.efi.signed'],
+      ] as const) {
+        const res = await fetch(`${sb.url}/image/${id}/${version}/installer-amd64-secureboot.tar`)
+        expect(res.status).toBe(200)
+        const tarball = join(work, `sb-${version}.tar`)
+        await Bun.write(tarball, await res.arrayBuffer())
+        const layout = join(work, `sb-layout-${version}`)
+        sh(['skopeo', 'copy', '--quiet', `docker-archive:${tarball}`, `oci:${layout}:t`])
+        const manifest = await layoutManifest(layout)
+        expect(manifest.layers).toHaveLength(2)
+        const artifacts = join(layout, 'blobs', 'sha256', manifest.layers[1]!.digest.slice(7))
+        expect(sh(['tar', '-tzf', artifacts]).trim().split('\n')).toEqual(['usr/install/amd64/systemd-boot.efi', `usr/install/amd64/${uki}`])
+        const dir = join(work, `sb-x-${version}`)
+        sh(['mkdir', '-p', dir])
+        sh(['tar', '-xzf', artifacts, '-C', dir])
+        for (const f of ['systemd-boot.efi', uki]) sh(['sbverify', '--cert', keys.signingCert, join(dir, 'usr/install/amd64', f)])
+        expect(ukiCmdline(join(dir, 'usr/install/amd64', uki), join(dir, 'cmdline'))).toContain(' lockdown=confidentiality')
+      }
+    } finally {
+      await sb.stop()
     }
   }, 300_000)
 })
