@@ -161,6 +161,8 @@ describe('installer images over /v2/ (Talos < 1.10)', () => {
     const after = counters()
     expect(after.imagerRuns - before.imagerRuns).toBe(2)
     expect(after.published - before.published).toBe(1)
+    const metrics = await (await fetch(`${edge.url}/metrics`)).text()
+    expect(metrics).toContain(`image_factory_installer_published_total ${after.published}`)
   }, 300_000)
 })
 
