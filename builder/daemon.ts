@@ -5,6 +5,7 @@
  *                    while they are built (X-Asset-State: hit | building, X-Asset-Key); 4xx/5xx
  *                    with a one-line reason
  *   GET  /v1/stats   this builder's identity and counters (imager runs, hits, misses, queue) as JSON
+ *   GET  /v1/progress/<key>   build progress as NDJSON (builder/progress-api.ts)
  *   GET  /metrics    Prometheus metrics of this builder
  *   GET  /healthz    200 (no authentication)
  *
@@ -24,6 +25,7 @@ import { BuildRequestSchema, MAX_BUILD_REQUEST_BYTES } from '../src/asset/job.ts
 import type { AssetPlanner } from '../src/asset/planner.ts'
 import { BuildInputError } from './job.ts'
 import type { BuildManager } from './manager.ts'
+import { PROGRESS_PATH, progressRequest } from './progress-api.ts'
 import { authorized } from './api-secret.ts'
 
 function text(status: number, body: string): Response {
@@ -51,8 +53,9 @@ export function builderFetchHandler(opts: BuilderApiOptions): (req: Request) => 
     if (opts.secret !== null && !authorized(req.headers.get('authorization'), opts.secret)) return text(401, 'missing or wrong job API secret')
     if (url.pathname === '/metrics') return new Response(registry.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } })
     if (url.pathname === '/v1/stats' && req.method === 'GET') {
-      return Response.json({ ...opts.node, ...manager.counters, running: manager.running, queued: manager.queued })
+      return Response.json({ ...opts.node, ...manager.stats() })
     }
+    if (url.pathname.startsWith(PROGRESS_PATH)) return progressRequest(req, manager.progress)
     if (url.pathname !== '/v1/build') return text(404, '404 page not found')
     if (req.method !== 'POST') return text(405, 'Method Not Allowed')
     if (!/^application\/json\s*(;|$)/i.test(req.headers.get('content-type') ?? '')) return text(415, 'the job must be sent as application/json')
@@ -107,7 +110,11 @@ export async function serveBuilder(listen: string, handler: (req: Request) => Pr
   if (listen.startsWith('unix:')) {
     const path = listen.slice(5)
     await claimSocket(path)
-    const server = Bun.serve({ unix: path, fetch: handler, development: false, maxRequestBodySize: 64 * 1024 })
+    // idleTimeout 0: a build can be silent for minutes (xorriso, a compressor's first block) and
+    // Bun's default 10 s cuts the stream the edge is following. Bun honours it on unix sockets
+    // although its types only declare it for TCP (test/integration/builder-socket.test.ts).
+    const noIdleTimeout: object = { idleTimeout: 0 }
+    const server = Bun.serve({ unix: path, fetch: handler, development: false, maxRequestBodySize: 64 * 1024, ...noIdleTimeout })
     chmodSync(path, 0o600)
     return server
   }

@@ -12,6 +12,8 @@ import { BuildManager } from './manager.ts'
 import { createImagerRunner } from './runner.ts'
 import { upstreamClient } from '../src/oci/upstream.ts'
 import type { SecureBootKeyFiles } from '../src/secureboot/keys.ts'
+import { ProgressHub } from './progress.ts'
+import { RedisProgressTransport } from './progress-redis.ts'
 
 export function createAssetStore(config: Config, log: Logger): AssetStore {
   return new AssetStore(resolve(config.dataDir), { maxBytes: config.cache.maxBytes, log })
@@ -37,6 +39,15 @@ export async function createBuilder(config: Config, log: Logger, opts: { secureB
     log,
     ...(opts.secureBoot ? { secureBoot: opts.secureBoot } : {}),
   })
-  const manager = new BuildManager({ store, lock, run, concurrency: config.build.concurrency, timeoutMs: config.build.timeoutMs, log })
-  return { manager, store, close: () => lock.close() }
+  // with Redis, build progress is shared so any node can report a build another node runs
+  const progress = new ProgressHub({ log, transport: config.redisUrl ? new RedisProgressTransport(config.redisUrl) : undefined })
+  const manager = new BuildManager({ store, lock, run, concurrency: config.build.concurrency, timeoutMs: config.build.timeoutMs, log, progress })
+  return {
+    manager,
+    store,
+    close: async () => {
+      await lock.close()
+      await progress.close()
+    },
+  }
 }

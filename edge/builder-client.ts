@@ -45,7 +45,7 @@ export class InProcessBuilder implements BuilderClient {
   constructor(private readonly manager: BuildManager) {}
 
   async info(): Promise<Record<string, unknown>> {
-    return { mode: 'embedded', node: `${hostname()}/${process.pid}`, ...this.manager.counters, running: this.manager.running, queued: this.manager.queued }
+    return { mode: 'embedded', node: `${hostname()}/${process.pid}`, ...this.manager.stats() }
   }
 
   async metrics(): Promise<string> {

@@ -209,7 +209,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const file = env.FACTORY_CONFIG ? readConfigFile(env.FACTORY_CONFIG) : {}
   const known = new Set<string>(SETTINGS.map((s) => s.env))
   for (const name of Object.keys(env)) {
-    if (name.startsWith('FACTORY_') && name !== 'FACTORY_CONFIG' && !known.has(name)) {
+    // FACTORY_TEST_* belong to the test suite (e.g. FACTORY_TEST_LOGS), not to the factory
+    if (name.startsWith('FACTORY_') && name !== 'FACTORY_CONFIG' && !name.startsWith('FACTORY_TEST_') && !known.has(name)) {
       throw new ConfigError(`${name}: unknown setting (see the configuration table in README.md)`)
     }
   }

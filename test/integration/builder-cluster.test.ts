@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 import { startRedis, type TestRedis } from '../helpers/redis.ts'
 import { startBuilderDaemon, type RunningBuilder } from '../helpers/builder-daemon.ts'
 
@@ -16,7 +16,7 @@ let up: Upstream
 let redis: TestRedis
 
 beforeAll(async () => {
-  ;[up, redis] = await Promise.all([startUpstream([VERSION]), startRedis()])
+  ;[up, redis] = await Promise.all([sharedUpstream(), startRedis()])
 }, 180_000)
 afterAll(async () => {
   await redis?.stop()

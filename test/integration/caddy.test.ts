@@ -8,7 +8,7 @@ import { readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startStack, type RunningStack } from '../helpers/stack.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 
 const VERSION = 'v1.12.0'
 let up: Upstream
@@ -16,7 +16,7 @@ let stack: RunningStack
 let id: string
 
 beforeAll(async () => {
-  up = await startUpstream([VERSION])
+  up = await sharedUpstream()
   stack = await startStack(up.env)
   const res = await fetch(`${stack.url}/schematics`, {
     method: 'POST',
@@ -94,7 +94,7 @@ describe('Caddy edge', () => {
     expect(named.h['content-disposition']).toBe('attachment; filename="talos.xz"')
     expect(named.h.server).not.toContain('(caddy)')
     const versions = await curl([`${stack.url}/versions`])
-    expect(JSON.parse(versions.body.toString())).toEqual([VERSION])
+    expect(JSON.parse(versions.body.toString())).toContain(VERSION)
   })
 
   test('errors keep their status and one-line reason through Caddy', async () => {

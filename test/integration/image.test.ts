@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 
 let up: Upstream
 let edge: RunningEdge
@@ -12,7 +12,7 @@ let id: string
 let plain: string
 
 beforeAll(async () => {
-  up = await startUpstream(['v1.7.6', 'v1.12.0'])
+  up = await sharedUpstream()
   edge = await startEdge(up.env)
   const mk = async (body: string) => ((await (await fetch(`${edge.url}/schematics`, { method: 'POST', body })).json()) as { id: string }).id
   id = await mk(JSON.stringify({ customization: { systemExtensions: { officialExtensions: ['siderolabs/gvisor', 'siderolabs/realtek-firmware'] } } }))

@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 import { makeTestKeys } from '../helpers/sb-keys.ts'
 import { RegistryClient } from '../../src/oci/client.ts'
 
@@ -20,7 +20,7 @@ let work: string
 let withExt: string
 
 beforeAll(async () => {
-  up = await startUpstream(['v1.9.5', 'v1.12.0'])
+  up = await sharedUpstream()
   edge = await startEdge(up.env)
   work = await mkdtemp(join(tmpdir(), 'installer-tar-'))
   const res = await fetch(`${edge.url}/schematics`, { method: 'POST', body: JSON.stringify({ customization: { systemExtensions: { officialExtensions: ['siderolabs/gvisor'] } } }) })

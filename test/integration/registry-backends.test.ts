@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 import { RegistryClient } from '../../src/oci/client.ts'
 
 const VERSION = 'v1.9.5'
@@ -22,7 +22,7 @@ let work: string
 let keyPem: string
 
 beforeAll(async () => {
-  up = await startUpstream([VERSION])
+  up = await sharedUpstream()
   internal = await startRegistry()
   work = await mkdtemp(join(tmpdir(), 'registry-backends-'))
   // an operator's key in SEC1 form, as `openssl ecparam -genkey -noout` writes it

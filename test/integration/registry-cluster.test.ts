@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
 import { startRedis, type TestRedis } from '../helpers/redis.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 
 const VERSION = 'v1.9.5'
 let up: Upstream
@@ -20,7 +20,7 @@ let a: RunningEdge
 let b: RunningEdge
 
 beforeAll(async () => {
-  ;[up, redis] = await Promise.all([startUpstream([VERSION]), startRedis()])
+  ;[up, redis] = await Promise.all([sharedUpstream(), startRedis()])
   shared = await mkdtemp(join(tmpdir(), 'registry-cluster-'))
   const env = { ...up.env, FACTORY_DATA_DIR: shared, FACTORY_REDIS_URL: redis.url }
   a = await startEdge(env)

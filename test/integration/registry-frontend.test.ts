@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 
 let up: Upstream
 let edge: RunningEdge
@@ -18,7 +18,7 @@ let host: string
 let work: string
 
 beforeAll(async () => {
-  up = await startUpstream(['v1.9.5', 'v1.12.0'])
+  up = await sharedUpstream()
   edge = await startEdge(up.env)
   host = new URL(edge.url).host
   work = await mkdtemp(join(tmpdir(), 'registry-frontend-'))

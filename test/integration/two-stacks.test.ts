@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 import { startRedis, type TestRedis } from '../helpers/redis.ts'
 import { startStack, type RunningStack } from '../helpers/stack.ts'
 
@@ -29,7 +29,7 @@ const status = async (s: RunningStack) => (await (await fetch(`${s.url}/status`)
 const sha = (b: ArrayBuffer) => new Bun.CryptoHasher('sha256').update(new Uint8Array(b)).digest('hex')
 
 beforeAll(async () => {
-  ;[up, redis] = await Promise.all([startUpstream([VERSION]), startRedis()])
+  ;[up, redis] = await Promise.all([sharedUpstream(), startRedis()])
   data = await mkdtemp(join(tmpdir(), 'factory-shared-'))
   const env = { ...up.env, FACTORY_REDIS_URL: redis.url, FACTORY_BUILD_LOCK_TTL: '5s' }
   // one after the other: both stacks create the shared directory layout and the job API secret

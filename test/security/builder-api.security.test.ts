@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 import { startBuilderDaemon, type RunningBuilder } from '../helpers/builder-daemon.ts'
 import { profileCacheKey } from '../../src/asset/cache-key.ts'
 import type { Profile } from '../../src/asset/profile.ts'
@@ -28,7 +28,7 @@ let genuine: BuildJob
 let poisoned: BuildJob
 
 beforeAll(async () => {
-  up = await startUpstream(['v1.12.0'])
+  up = await sharedUpstream()
   planner = await startEdge(up.env)
   runDir = await mkdtemp(join(tmpdir(), 'builder-run-'))
   const env = { ...up.env, FACTORY_DATA_DIR: planner.dataDir }
@@ -90,9 +90,22 @@ describe('builder job API', () => {
     await expectNothingBuilt(tcp, await raw(tcp, body, { ...auth, 'content-type': 'application/json', origin: 'http://evil.example' }), 403)
     await expectNothingBuilt(tcp, await raw(tcp, body, { ...auth, 'content-type': 'text/plain' }), 415)
     await expectNothingBuilt(tcp, await raw(tcp, JSON.stringify({ schematic: victim, pad: 'x'.repeat(10_000) }), { ...auth, 'content-type': 'application/json' }), 413)
-    // stats and metrics need the secret too on TCP
+    // stats, metrics and build progress need the secret too on TCP
     expect((await fetch(`${tcp.url}/v1/stats`)).status).toBe(401)
     expect((await fetch(`${tcp.url}/metrics`)).status).toBe(401)
+    expect((await fetch(`${tcp.url}/v1/progress/${genuine.key}`)).status).toBe(401)
+    expect((await fetch(`${tcp.url}/v1/progress/${genuine.key}`, { headers: { ...auth, origin: 'http://evil.example' } })).status).toBe(403)
+  })
+
+  test('build progress: only cache keys, only GET; the first line is the current state', async () => {
+    const auth = { authorization: `Bearer ${tcp.secret}` }
+    for (const bad of ['..%2F..%2Fetc', 'A'.repeat(64), `${genuine.key}/x`]) expect((await fetch(`${tcp.url}/v1/progress/${bad}`, { headers: auth })).status).toBe(404)
+    expect((await fetch(`${tcp.url}/v1/progress/${genuine.key}`, { method: 'POST', headers: auth })).status).toBe(405)
+    const res = await fetch(`${tcp.url}/v1/progress/${'0'.repeat(64)}`, { headers: auth })
+    expect(res.headers.get('content-type')).toBe('application/x-ndjson')
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
+    expect((await reader.read()).value).toBe('{"state":"none"}\n')
+    await reader.cancel()
   })
 
   test('the socket is private to its owner', () => {

@@ -104,3 +104,10 @@ describe('config', () => {
     for (const s of SETTINGS) expect(readme).toContain(`\`${s.env}\``)
   })
 })
+
+describe('test-suite variables', () => {
+  test('FACTORY_TEST_* variables are left to the test suite, other unknown FACTORY_* still stop start-up', () => {
+    expect(() => loadConfig({ FACTORY_TEST_LOGS: '1', FACTORY_TEST_PARALLEL_BOOTS: '4' })).not.toThrow()
+    expect(() => loadConfig({ FACTORY_TESTLOGS: '1' })).toThrow('FACTORY_TESTLOGS: unknown setting')
+  })
+})
