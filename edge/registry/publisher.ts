@@ -31,7 +31,8 @@ const MAX_CONFIG_BYTES = 16 * 1024 * 1024
 const MAX_VERIFIED = 10_000
 
 export interface PublisherDeps {
-  assets: AssetService
+  /** the asset pipeline: plan the installer tarball of an arch, build it (or find it) */
+  assets: Pick<AssetService, 'plan' | 'ensure'>
   target: OciTarget
   key: CosignKey
   lock: BuildLock
@@ -227,9 +228,16 @@ export class InstallerPublisher {
     const manifests = await Promise.all(
       ARCHES.map(async (arch) => {
         const planned = await assets.plan(schematic, version, installerAssetPath(image, arch))
-        const { path } = await assets.ensure(planned.job, requestId)
-        const d = await importDockerArchive(target, repo, Bun.file(path).stream())
-        return { ...d, platform: { architecture: arch, os: 'linux' } }
+        for (let attempt = 0; ; attempt++) {
+          const { path } = await assets.ensure(planned.job, requestId)
+          try {
+            const d = await importDockerArchive(target, repo, Bun.file(path).stream())
+            return { ...d, platform: { architecture: arch, os: 'linux' } }
+          } catch (err) {
+            // the asset store may evict the tarball between ensure and import: build it again once
+            if (attempt > 0 || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+          }
+        }
       }),
     )
     log.info('publishing installer image', { repo, version, request_id: requestId })
