@@ -151,6 +151,11 @@ export async function buildInstaller(profile: ImagerProfile, ctx: BuildContext, 
   const dir = `usr/install/${profile.arch}`
   let files: TarEntry[]
   if (q.supportsUnifiedInstaller() || profile.secureboot) {
+    // the UKI's command line must carry the overlay's `get-options` kernel args (reference fix
+    // #376); a build context without overlay preparation (no `overlay` field) cannot give them
+    if (profile.hasOverlay && !('overlay' in ctx)) {
+      throw new ImagerUnsupportedError('installer images with an overlay and a UKI (Talos ≥ 1.10 or Secure Boot) are not supported by the native imager yet')
+    }
     const [uki, sdBoot] = [await parts.uki(profile, ctx), await parts.sdBoot(profile, ctx)]
     const ukiName = !q.supportsUnifiedInstaller() && profile.secureboot ? 'vmlinuz.efi.signed' : 'vmlinuz.efi'
     files = [
