@@ -55,7 +55,7 @@ export function imageRoutes(ctx: AppContext) {
   const detail = {
     tags: ['assets'],
     description:
-      'Builds (or serves from cache) a boot asset for a schematic and Talos version. Cold requests stream while the asset is built; cached ones support Range and ETag. Output kinds built today: kernel, cmdline, initramfs.',
+      'Builds (or serves from cache) a boot asset for a schematic and Talos version. Cold requests stream while the asset is built; cached ones support Range and ETag. Output kinds built today: kernel, cmdline, initramfs, uki, installer (a docker-save tarball).',
   }
   const responses = {
     200: v.pipe(v.string(), v.description('the asset bytes')),
