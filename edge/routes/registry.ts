@@ -116,6 +116,7 @@ export function registryRoutes(ctx: AppContext) {
     .patch(common, handle, writes)
     .delete(common, handle, writes)
     .get('/v2/*', handle, writes)
+    .head('/v2/*', handle, writes)
     .put('/v2/*', handle, writes)
     .post('/v2/*', handle, writes)
     .patch('/v2/*', handle, writes)

@@ -145,11 +145,13 @@ describe('pull manifests', () => {
     expect(head.status).toBe(200)
     expect(head.headers.get('docker-content-digest')).toBe(manifestDigest)
     expect(head.headers.get('content-type')).toBe('application/vnd.docker.distribution.manifest.v2+json')
+    const headLength = Number(head.headers.get('content-length'))
     expect(await head.text()).toBe('')
     const get = await v2(`${repo}/manifests/${manifestDigest}`, { headers: { accept: OCI_MANIFEST_ACCEPT } })
     expect(get.status).toBe(200)
     const bytes = new Uint8Array(await get.arrayBuffer())
     expect(Number(get.headers.get('content-length'))).toBe(bytes.byteLength)
+    expect(headLength).toBe(bytes.byteLength)
     expect(`sha256:${new Bun.CryptoHasher('sha256').update(bytes).digest('hex')}`).toBe(manifestDigest)
   })
 
