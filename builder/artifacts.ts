@@ -17,6 +17,8 @@ export interface VersionInputs {
   initramfs: string
   sdStub: string
   sdBoot: string
+  /** the imager image's GRUB modules (`usr/lib/grub`, with `<platform>/` dirs), '' when it has none */
+  grubDir: string
 }
 
 export class Artifacts {
@@ -53,6 +55,7 @@ export class Artifacts {
       initramfs: await file('initramfs.xz'),
       sdStub: await file('systemd-stub.efi').catch(() => ''),
       sdBoot: await file('systemd-boot.efi').catch(() => ''),
+      grubDir: await resolveInRoot(root, 'usr/lib/grub').catch(() => ''),
     }
   }
 

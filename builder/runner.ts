@@ -171,6 +171,8 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
     await mkdir(opts.cacheDir, { recursive: true })
     opts.onImagerStart?.()
     const args = [IMAGER_CLI, '--output', outputPath, '--cache-dir', opts.cacheDir, '--work-dir', opts.workDir, '--extension-digests', JSON.stringify(digests)]
+    // GRUB modules of the version's imager image (e.g. arm64-efi, which an amd64 host cannot install)
+    if (inputs.grubDir) args.push('--grub-dir', inputs.grubDir)
     const result = await execa(process.execPath, args, {
       input: profileToYaml(profile as unknown as Profile), // the same serialisation the cache key hashes
       cancelSignal: signal,

@@ -6,8 +6,7 @@
  * is hashed (Authenticode, PCR measurements) and then written, each pass streaming from disk.
  */
 import { open, type FileHandle } from 'node:fs/promises'
-import { InvalidInputError } from '../../src/errors.ts'
-import { ioError } from './errors.ts'
+import { ImagerIOError, ioError } from './errors.ts'
 
 export const IMAGE_SCN_CNT_INITIALIZED_DATA = 0x40
 export const IMAGE_SCN_MEM_READ = 0x40000000
@@ -118,8 +117,9 @@ async function readBytes(fh: FileHandle, offset: number, length: number): Promis
   return buf.subarray(0, bytesRead)
 }
 
-function bad(path: string, what: string): InvalidInputError {
-  return new InvalidInputError(`${path.split('/').pop()}: not a usable PE32+ image: ${what}`)
+/** A version input (stub, boot loader, kernel) that is not what it should be: not the client's fault. */
+function bad(path: string, what: string): ImagerIOError {
+  return new ImagerIOError(`${path.split('/').pop()}: not a usable PE32+ image: ${what}`)
 }
 
 /** Parses the headers and section table of a PE32+ file (EFI applications only). */

@@ -11,9 +11,9 @@
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { InvalidInputError } from '../../src/errors.ts'
+import { pemEncode } from '../../src/secureboot/keys.ts'
 import type { PeSigner } from './authenticode.ts'
-import { ImagerUnsupportedError, ioError } from './errors.ts'
+import { ImagerEnvironmentError, ImagerUnsupportedError, ioError } from './errors.ts'
 import { runTool, SOURCE_DATE_EPOCH } from './exec.ts'
 import type { SecureBootInput } from './profile.ts'
 
@@ -24,13 +24,6 @@ export interface SecureBootKeys {
   readonly certPem: string
   readonly certPath: string
   readonly keyPath: string
-}
-
-/** `-----BEGIN CERTIFICATE-----`, base64 in 64-character lines, `-----END CERTIFICATE-----\n`. */
-export function canonicalPem(type: string, der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString('base64')
-  const lines = b64.match(/.{1,64}/g) ?? []
-  return `-----BEGIN ${type}-----\n${lines.join('\n')}\n-----END ${type}-----\n`
 }
 
 async function readText(path: string, what: string): Promise<string> {
@@ -46,13 +39,17 @@ function privateKey(pem: string, what: string): KeyObject {
   try {
     key = createPrivateKey(pem)
   } catch {
-    throw new InvalidInputError(`the ${what} is not a PEM private key`)
+    throw new ImagerEnvironmentError(`the ${what} is not a PEM private key`)
   }
-  if (key.asymmetricKeyType !== 'rsa') throw new InvalidInputError(`the ${what} must be an RSA key`)
+  if (key.asymmetricKeyType !== 'rsa') throw new ImagerEnvironmentError(`the ${what} must be an RSA key`)
   return key
 }
 
-/** Loads and checks the profile's file signers (PKCS#1 or PKCS#8 PEM keys, PEM certificate). */
+/**
+ * Loads and checks the profile's file signers (PKCS#1 or PKCS#8 PEM keys, PEM certificate). Bad
+ * key files are the operator's problem, not the client's: environment errors (exit 4), and the
+ * factory checks them at start-up already (src/secureboot/keys.ts).
+ */
 export async function loadSecureBootKeys(input: SecureBootInput): Promise<SecureBootKeys> {
   const [keyPem, certText, pcrPem] = await Promise.all([
     readText(input.signingKeyPath, 'Secure Boot signing key'),
@@ -65,10 +62,10 @@ export async function loadSecureBootKeys(input: SecureBootInput): Promise<Secure
   try {
     cert = new X509Certificate(certText)
   } catch {
-    throw new InvalidInputError('the Secure Boot signing certificate is not a PEM X.509 certificate')
+    throw new ImagerEnvironmentError('the Secure Boot signing certificate is not a PEM X.509 certificate')
   }
-  if (!cert.checkPrivateKey(key)) throw new InvalidInputError('the Secure Boot signing certificate does not match the signing key')
-  return { signer: { key, certDer: new Uint8Array(cert.raw) }, pcrKey, certPem: canonicalPem('CERTIFICATE', cert.raw), certPath: input.signingCertPath, keyPath: input.signingKeyPath }
+  if (!cert.checkPrivateKey(key)) throw new ImagerEnvironmentError('the Secure Boot signing certificate does not match the signing key')
+  return { signer: { key, certDer: new Uint8Array(cert.raw) }, pcrKey, certPem: pemEncode('CERTIFICATE', cert.raw), certPath: input.signingCertPath, keyPath: input.signingKeyPath }
 }
 
 const NAMESPACE_X500 = Buffer.from('6ba7b8149dad11d180b400c04fd430c8', 'hex')

@@ -16,9 +16,8 @@
  */
 import type { KeyObject } from 'node:crypto'
 import { open } from 'node:fs/promises'
-import { InvalidInputError } from '../../src/errors.ts'
 import { signImage, type PeSigner } from './authenticode.ts'
-import { ioError } from './errors.ts'
+import { ImagerIOError, ioError } from './errors.ts'
 import { digestBytes, digestPiece, pcrPublicKeyPem, pcrSignatureJson, type Digests } from './pcr.ts'
 import {
   alignUp,
@@ -138,8 +137,8 @@ export async function systemdVersion(pe: PeFile): Promise<number | null> {
 
 /**
  * Whether the stub selects UKI profiles. Stubs before systemd 257 ignore `.profile` and take the
- * *last* `.cmdline` in the file (Debian 12's 252 booted the reset profile's command line in
- * test/integration/uki-profiles.test.ts), so extra profiles must not reach them.
+ * *last* `.cmdline` in the file (Debian 12's 252 boots the reset profile's command line, see
+ * test/e2e/iso-boot.test.ts), so extra profiles must not reach them.
  */
 export async function stubSupportsProfiles(pe: PeFile): Promise<boolean> {
   const v = await systemdVersion(pe)
@@ -168,13 +167,13 @@ const PE_OFFSET = 0x80
 export function layoutPe(stub: PeFile, appended: readonly AppendedSection[], timestamp: number): PeLayout {
   const sa = stub.sectionAlignment
   const fa = stub.fileAlignment
-  if (sa === 0 || fa === 0) throw new InvalidInputError('systemd-stub: zero section or file alignment')
+  if (sa === 0 || fa === 0) throw new ImagerIOError('systemd-stub: zero section or file alignment')
   const optSize = stub.sizeOfOptionalHeader
   const count = stub.sections.length + appended.length
   const optOffset = PE_OFFSET + 4 + 20
   const sizeOfHeaders = alignUp(optOffset + optSize + 40 * count, fa)
   const lowestVa = Math.min(...stub.sections.map((s) => s.virtualAddress))
-  if (sizeOfHeaders > lowestVa) throw new InvalidInputError('systemd-stub: no room for the new section headers before its first section')
+  if (sizeOfHeaders > lowestVa) throw new ImagerIOError('systemd-stub: no room for the new section headers before its first section')
 
   const sections: SectionHeader[] = []
   const body: Piece[] = []

@@ -46,7 +46,8 @@ const KEY_BITS = 4096
 const CERT_DAYS = 3650
 const SUBJECT = '/CN=Talos Image Factory Secure Boot Signing/O=Image Factory/'
 
-function pem(type: string, der: Uint8Array): string {
+/** Canonical PEM (Go `pem.Encode` layout): base64 in 64-character lines, trailing newline. */
+export function pemEncode(type: string, der: Uint8Array): string {
   const lines = Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? []
   return `-----BEGIN ${type}-----\n${lines.join('\n')}\n-----END ${type}-----\n`
 }
@@ -90,7 +91,7 @@ export async function loadKeyFiles(files: SecureBootKeyFiles, names: { key: stri
     signingKeyPath: resolve(files.signingKeyPath),
     signingCertPath: resolve(files.signingCertPath),
     pcrKeyPath: resolve(files.pcrKeyPath),
-    certPem: pem('CERTIFICATE', cert.raw),
+    certPem: pemEncode('CERTIFICATE', cert.raw),
     certSha256: createHash('sha256').update(cert.raw).digest('hex'),
     pcrKeySha256: createHash('sha256').update(spki).digest('hex'),
   }

@@ -8,15 +8,21 @@
  *   3. total cold time vs. the same tool pipeline run by hand (skopeo + umoci to fetch and unpack
  *      the images, mksquashfs, cpio, zstd, cat)                                   → ratio
  *   4. cold time for a new schematic whose extensions were built before
- *   5. cold installer image (`installer-amd64.tar`, UKI + systemd-boot) vs. the bare tool steps
+ *   5. ISO (1.12 hybrid: GRUB for BIOS, systemd-boot + UKI on the appended ESP): the factory's
+ *      first ISO (its GRUB tree is built then) vs. the reference imager's tools run by hand on
+ *      the same kernel, initramfs, UKI and systemd-boot (mkfs.vfat + mcopy for the ESP, then
+ *      `grub-mkrescue --compress=xz` with the reference's hybrid arguments)   → ratio (goal ≤ 1.2)
+ *   6. ISO for a new schematic whose extensions were built before (goal ≤ 2 s on 2 cores), and
+ *      vs. a bare `xorriso` run on the same files and the factory's cached GRUB tree → ratio
+ *   7. cold installer image (`installer-amd64.tar`, UKI + systemd-boot) vs. the bare tool steps
  *      (skopeo for the base installer, mksquashfs/cpio/zstd for the initramfs, objcopy for the UKI,
  *      tar/gzip/sha256sum for the layer and the docker-save tarball)                 → ratio
- *   6. warm registry pulls (manifest by tag + manifest by digest + every blob) through the factory's
+ *   8. warm registry pulls (manifest by tag + manifest by digest + every blob) through the factory's
  *      Caddy vs. plain Caddy serving the same files                                   → ratio
  *
  * Run: `bun test/bench/boot-path.ts` (needs the test packages: npm run setup:test).
  */
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises'
+import { copyFile, mkdtemp, readdir, rm, stat, truncate, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startStack } from '../helpers/stack.ts'
@@ -93,6 +99,31 @@ async function byHand(registry: string, work: string, extRefs: { name: string; d
   return performance.now() - t0
 }
 
+/** Stages the ISO inputs as the reference imager does (scratch tree + efiboot.img). */
+async function stageIso(dir: string, files: { kernel: string; initramfs: string; uki: string; sdBoot: string }): Promise<string> {
+  const put = async (rel: string, src: string) => {
+    await mkdir(join(dir, rel, '..'), { recursive: true })
+    await copyFile(src, join(dir, rel))
+  }
+  await put('boot/vmlinuz', files.kernel)
+  await put('boot/initramfs.xz', files.initramfs)
+  await mkdir(join(dir, 'boot/grub'), { recursive: true })
+  await writeFile(join(dir, 'boot/grub/grub.cfg'), 'set default=0\nset timeout=3\n')
+  await put('EFI/BOOT/BOOTX64.EFI', files.sdBoot)
+  await put(`EFI/Linux/Talos-${VERSION}.efi`, files.uki)
+  await mkdir(join(dir, 'loader'), { recursive: true })
+  await writeFile(join(dir, 'loader/loader.conf'), '# systemd-boot configuration\n\ntimeout 10\n\nsecure-boot-enroll off\n')
+  const img = join(dir, 'efiboot.img')
+  const mib = (n: number) => Math.ceil(n / 1048576) * 1048576
+  await writeFile(img, '')
+  await truncate(img, Math.max(34 * 1048576, 10 * 1048576 + mib((await stat(files.sdBoot)).size) + mib((await stat(files.uki)).size)))
+  await run(['mkfs.vfat', '-F', '32', '-n', 'EFI', '--invariant', img])
+  await run(['mcopy', '-s', '-p', '-Q', '-m', '-i', img, join(dir, 'EFI'), join(dir, 'loader'), '::'])
+  return img
+}
+
+const ESP_ARGS = ['-e', '--interval:appended_partition_2:all::', '-append_partition', '2', '0xef']
+const ESP_TAIL = ['-appended_part_as_gpt', '-partition_cyl_align', 'all', '-partition_offset', '16', '-iso_mbr_part_type', '0x83', '-no-emul-boot']
 /** A cold installer by hand, reusing the imager unpacked by {@link byHand}: the bare tool steps. */
 async function installerByHand(registry: string, work: string, cmdline: string): Promise<number> {
   const t0 = performance.now()
@@ -166,6 +197,38 @@ try {
   const s2 = await schematic(base, ['bench-2'])
   const warmExt = await timedGet(`${base}/image/${s2}/${VERSION}/initramfs-amd64.xz`)
 
+  // 5: the factory's first ISO (GRUB tree built now) vs the reference's tools on the same inputs
+  const s3 = await schematic(base, ['bench-iso-1'])
+  const isoCold = await timedGet(`${base}/image/${s3}/${VERSION}/metal-amd64.iso`)
+  const inputs = {
+    kernel: join(work, 'imager/usr/install/amd64/vmlinuz'),
+    sdBoot: join(work, 'imager/usr/install/amd64/systemd-boot.efi'),
+    initramfs: join(work, 'in-initramfs.xz'),
+    uki: join(work, 'in-uki.efi'),
+  }
+  await writeFile(inputs.initramfs, new Uint8Array(await (await fetch(`${base}/image/${s3}/${VERSION}/initramfs-amd64.xz`)).arrayBuffer()))
+  await writeFile(inputs.uki, new Uint8Array(await (await fetch(`${base}/image/${s3}/${VERSION}/metal-amd64-uki.efi`)).arrayBuffer()))
+  const refDir = join(work, 'ref-iso')
+  const tRef = performance.now()
+  const refEsp = await stageIso(refDir, inputs)
+  await run(['grub-mkrescue', '--compress=xz', `--output=${join(work, 'ref.iso')}`, '--directory=/usr/lib/grub/i386-pc', '-m', 'efiboot.img', '-iso-level', '3', refDir, '-eltorito-alt-boot', ...ESP_ARGS, refEsp, ...ESP_TAIL, '--', '-volid', 'TALOS_V1_12_0'])
+  const refIso = performance.now() - tRef
+
+  // 6: an ISO for a new schematic (extensions and GRUB tree cached) vs bare xorriso on the same files
+  const s4 = await schematic(base, ['bench-iso-2'])
+  const isoWarm = await timedGet(`${base}/image/${s4}/${VERSION}/metal-amd64.iso`)
+  const grubRoot = join(stack.dataDir, 'cache', 'grub-iso')
+  const grubTree = join(grubRoot, (await readdir(grubRoot)).find((d) => !d.startsWith('.'))!)
+  const bareDir = join(work, 'bare-iso')
+  const tBare = performance.now()
+  const bareEsp = await stageIso(bareDir, inputs)
+  await run([
+    'xorriso', '-as', 'mkisofs', '-graft-points', '-b', 'boot/grub/i386-pc/eltorito.img', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', '--grub2-boot-info',
+    '--grub2-mbr', join(grubTree, 'boot_hybrid.img'), '--protective-msdos-label', '-r', join(grubTree, 'tree'), '-m', 'efiboot.img', '-iso-level', '3', bareDir,
+    '-eltorito-alt-boot', ...ESP_ARGS, bareEsp, ...ESP_TAIL, '-o', join(work, 'bare.iso'),
+  ])
+  const bareIso = performance.now() - tBare
+
   // 1: cache-hit throughput, factory Caddy vs plain Caddy file server on the same file
   const kernelUrl = `${base}/image/${s1}/${VERSION}/kernel-amd64`
   await timedGet(kernelUrl) // build + publish
@@ -193,14 +256,14 @@ try {
   const plainMBs = await throughput(`http://127.0.0.1:${plainPort}/kernel-amd64`)
   const hitMBs = await throughput(kernelUrl)
 
-  // 5: cold installer image (UKI) vs the bare tool steps
-  const s3 = ((await (await fetch(`${base}/schematics`, { method: 'POST', body: JSON.stringify({ customization: { extraKernelArgs: ['bench-installer'] } }) })).json()) as { id: string }).id
-  const installer = await timedGet(`${base}/image/${s3}/${VERSION}/installer-amd64.tar`)
-  const cmdline = await (await fetch(`${base}/image/${s3}/${VERSION}/cmdline-metal-amd64`)).text()
+  // 7: cold installer image (UKI) vs the bare tool steps
+  const sInst = ((await (await fetch(`${base}/schematics`, { method: 'POST', body: JSON.stringify({ customization: { extraKernelArgs: ['bench-installer'] } }) })).json()) as { id: string }).id
+  const installer = await timedGet(`${base}/image/${sInst}/${VERSION}/installer-amd64.tar`)
+  const cmdline = await (await fetch(`${base}/image/${sInst}/${VERSION}/cmdline-metal-amd64`)).text()
   const installerHand = await installerByHand(up.registry.host, work, cmdline)
 
-  // 6: warm registry pulls via the factory's Caddy vs the same files from plain Caddy
-  const repo = `installer/${s3}`
+  // 8: warm registry pulls via the factory's Caddy vs the same files from plain Caddy
+  const repo = `installer/${sInst}`
   await pullOnce(base, repo) // publish (both arches build) and warm up
   const blobProbe = await fetch(`${base}/v2/${repo}/manifests/${VERSION}`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } })
   const idx = (await blobProbe.json()) as { manifests: { digest: string; platform: { architecture: string } }[] }
@@ -237,6 +300,12 @@ try {
     ['new schematic, extensions built before: total', ms(warmExt.total)],
     ['  time to first byte', ms(warmExt.ttfb)],
     ['  ratio vs cold', (warmExt.total / cold.total).toFixed(2)],
+    ['cold ISO (first of this factory: GRUB tree built), total', `${ms(isoCold.total)} (${(isoCold.bytes / 1e6).toFixed(1)} MB, first byte ${ms(isoCold.ttfb)})`],
+    ['same ISO by hand (mkfs.vfat, mcopy, grub-mkrescue --compress=xz)', ms(refIso)],
+    ['  ratio factory cold ISO / by hand (goal <= 1.2)', (isoCold.total / refIso).toFixed(2)],
+    ['ISO for a new schematic, extensions built before (goal <= 2 s)', `${ms(isoWarm.total)} (first byte ${ms(isoWarm.ttfb)})`],
+    ['same files, bare xorriso on the cached GRUB tree (+ mkfs.vfat, mcopy)', ms(bareIso)],
+    ['  ratio factory warm ISO / bare xorriso', (isoWarm.total / bareIso).toFixed(2)],
     ['cold installer-amd64.tar (UKI + systemd-boot), total', `${ms(installer.total)} (${(installer.bytes / 1e6).toFixed(2)} MB)`],
     ['same steps by hand (skopeo, mksquashfs, cpio, zstd, objcopy, tar, gzip)', ms(installerHand)],
     ['  ratio factory cold / by hand', (installer.total / installerHand).toFixed(2)],

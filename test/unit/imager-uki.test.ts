@@ -16,6 +16,7 @@ import { readPe } from '../../builder/imager/pe.ts'
 import { loadSecureBootKeys, signatureOwnerGuid, type SecureBootKeys } from '../../builder/imager/secureboot.ts'
 import { kernelRelease, writeUki, type UkiOptions } from '../../builder/imager/uki.ts'
 import { PE_MACHINE_AMD64, placeholderPe } from '../fixtures/standin/pe.ts'
+import { peSections } from '../helpers/pe-read.ts'
 import { makeTestKeys, type TestKeys } from '../helpers/sb-keys.ts'
 
 const STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub'
@@ -103,23 +104,6 @@ async function objdumpHeader(file: string): Promise<Record<string, string>> {
   for (const line of stdout.split('\n')) {
     const m = /^(\S[\w/]*)\s+(.*)$/.exec(line)
     if (m) out[m[1]!] = m[2]!.trim()
-  }
-  return out
-}
-
-/** Test-side PE reader: section name → contents (first VirtualSize bytes), in table order. */
-function peSections(buf: Buffer): { name: string; data: Buffer }[] {
-  const pe = buf.readUInt32LE(0x3c)
-  const n = buf.readUInt16LE(pe + 6)
-  const opt = buf.readUInt16LE(pe + 20)
-  const table = pe + 24 + opt
-  const out: { name: string; data: Buffer }[] = []
-  for (let i = 0; i < n; i++) {
-    const o = table + 40 * i
-    const name = buf.subarray(o, o + 8).toString('latin1').replace(/\0+$/, '')
-    const vsize = buf.readUInt32LE(o + 8)
-    const ptr = buf.readUInt32LE(o + 20)
-    out.push({ name, data: buf.subarray(ptr, ptr + vsize) })
   }
   return out
 }
