@@ -81,8 +81,7 @@ export interface ArchiveBlob {
   open(): ReadableStream<Uint8Array>
 }
 
-function iterableToStream(it: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
-  const iterator = it[Symbol.asyncIterator]()
+function iterableToStream(iterator: AsyncIterator<Uint8Array>): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const { value, done } = await iterator.next()
@@ -121,9 +120,17 @@ export async function readDockerArchive(
     if (!m) continue
     const kind = m[3] === undefined ? 'config' : 'layer'
     const digest = `sha256:${m[1] ?? m[2] ?? m[3]}`
-    const open = () => iterableToStream(entry.body()).pipeThrough(verifyingStream(digest, `docker archive entry ${name}`, entry.size))
+    let body: AsyncIterator<Uint8Array> | undefined
+    const open = () => {
+      body = entry.body()[Symbol.asyncIterator]()
+      return iterableToStream(body).pipeThrough(verifyingStream(digest, `docker archive entry ${name}`, entry.size))
+    }
     const wanted = onBlob({ kind, digest, size: entry.size, open })
     if (wanted !== false) await wanted
+    // A consumer may stop reading early (it had the blob already). Drain the entry through the
+    // same iterator — its calls are queued behind any read still in flight — so the tar reader
+    // never reads the archive concurrently with it.
+    if (body) for (;;) if ((await body.next()).done) break
   }
   if (!Array.isArray(manifest) || manifest.length !== 1) throw new InvalidInputError('docker archive must hold exactly one image')
   const [img] = manifest as [DockerArchiveManifest]

@@ -158,6 +158,39 @@ describe('docker archives', () => {
     expect(await readDockerArchive(streamOf(archive), () => false)).toEqual(manifest)
   })
 
+  test('a consumer that stops after the first chunk of a large layer does not derail the reader', async () => {
+    const big = new Uint8Array(3 * 1024 * 1024 + 7).map((_, i) => (i * 2654435761) >>> 24)
+    const small = enc('after the big one')
+    const chunks: Uint8Array[] = []
+    for await (const c of dockerArchiveChunks({ config: enc('{}'), layers: [{ digest: digestOf(big), size: big.byteLength, data: big }, { digest: digestOf(small), size: small.byteLength, data: small }], repoTags: [] })) chunks.push(c)
+    const archive = Buffer.concat(chunks)
+    // feed the archive in many small pieces, as a file stream would
+    const pieces = Array.from({ length: Math.ceil(archive.byteLength / 65536) }, (_, i) => archive.subarray(i * 65536, (i + 1) * 65536))
+    const got: string[] = []
+    const manifest = await readDockerArchive(streamOf(...pieces), (blob) =>
+      (async () => {
+        const reader = blob.open().getReader()
+        const first = await reader.read()
+        if (blob.size > 1024 * 1024) {
+          await reader.cancel()
+          got.push(`stopped after ${first.value?.byteLength} bytes`)
+          return
+        }
+        const rest: Uint8Array[] = first.value ? [first.value] : []
+        for (;;) {
+          const r = await reader.read()
+          if (r.done) break
+          rest.push(r.value)
+        }
+        got.push(`${blob.kind}:${digestOf(Buffer.concat(rest)) === blob.digest}`)
+      })(),
+    )
+    expect(got[0]).toBe('config:true')
+    expect(got[1]).toStartWith('stopped after')
+    expect(got[2]).toBe('layer:true')
+    expect(manifest.Layers).toHaveLength(2)
+  })
+
   test('a blob whose bytes do not match its name fails the read', async () => {
     const layer = enc('real bytes')
     const chunks: Uint8Array[] = []
