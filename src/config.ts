@@ -60,6 +60,7 @@ export const SETTINGS = [
   { env: 'FACTORY_INSTALLER_REGISTRY_USERNAME', path: 'installer.username', kind: 'string', default: '', doc: 'User name for pushing to FACTORY_INSTALLER_REGISTRY (pulls through it must be anonymous).' },
   { env: 'FACTORY_INSTALLER_REGISTRY_PASSWORD', path: 'installer.password', kind: 'string', default: '', doc: 'Password or token for FACTORY_INSTALLER_REGISTRY.' },
   { env: 'FACTORY_INSTALLER_EXTERNAL_REGISTRY', path: 'installer.external', kind: 'string', default: '', doc: 'Where clients are redirected (307) for installer manifests and blobs: `host[:port][/namespace]` serving the same images as FACTORY_INSTALLER_REGISTRY (e.g. a CDN or pull-through name). Empty = the edge proxies to FACTORY_INSTALLER_REGISTRY.' },
+  { env: 'FACTORY_INSTALLER_STORE_MAX_BYTES', path: 'installer.storeMaxBytes', kind: 'bytes', default: '20GiB', doc: 'Size bound of the factory\'s own installer image store (<FACTORY_DATA_DIR>/oci); beyond it the least recently pulled versions are dropped after a publish (a later pull publishes them again).' },
   { env: 'FACTORY_COSIGN_KEY', path: 'installer.cosignKey', kind: 'string', default: '', doc: 'PEM ECDSA P-256 private key that signs installer images (cosign-compatible). Empty = generated on first start into <FACTORY_DATA_DIR>/keys/cosign-signing-key.pem and shared by every node on that directory.' },
   { env: 'FACTORY_BUILDER_URL', path: 'builder.url', kind: 'string', default: '', doc: 'Builder daemon job API (http://127.0.0.1:port or unix:/path.sock). Empty = run the builder inside the edge process.' },
   { env: 'FACTORY_SECUREBOOT_ENABLED', path: 'secureBoot.enabled', kind: 'bool', default: 'false', doc: 'Build Secure Boot assets (`…-secureboot…` paths, signed UKIs, Secure Boot ISOs). Off: those paths answer 400 `secure boot is disabled`.' },
@@ -83,7 +84,7 @@ export interface Config {
   cache: { maxBytes: number }
   builder: { url: string }
   /** installer images for /v2/ pulls: empty registry = the factory's own store */
-  installer: { registry: string; insecure: boolean; username: string; password: string; external: string; cosignKey: string }
+  installer: { registry: string; insecure: boolean; username: string; password: string; external: string; cosignKey: string; storeMaxBytes: number }
   /** key paths empty = generate into the data directory (src/secureboot/keys.ts) */
   secureBoot: { enabled: boolean; signingKeyPath: string; signingCertPath: string; pcrKeyPath: string }
 }
@@ -296,6 +297,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       password: get<string>('FACTORY_INSTALLER_REGISTRY_PASSWORD'),
       external: get<string>('FACTORY_INSTALLER_EXTERNAL_REGISTRY').trim().replace(/\/+$/, ''),
       cosignKey: get<string>('FACTORY_COSIGN_KEY'),
+      storeMaxBytes: positive('FACTORY_INSTALLER_STORE_MAX_BYTES'),
     },
     secureBoot: secureBootConfig(get),
   }

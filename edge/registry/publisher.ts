@@ -41,6 +41,8 @@ export interface PublisherDeps {
   dockerReference(repo: string): string
   /** how long a node waits for another node's publish before trying itself */
   lockWaitMs: number
+  /** called (not awaited) after each publish, e.g. to keep the store within its bound */
+  afterPublish?: () => void
 }
 
 export interface PublishCounters {
@@ -254,6 +256,7 @@ export class InstallerPublisher {
     }
     await target.putManifest(repo, index, OCI_INDEX, version)
     this.counters.published++
+    this.deps.afterPublish?.()
     log.info('published installer image', { repo, version, digest, publish_ms: Math.round(performance.now() - started), request_id: requestId })
     return digest
   }

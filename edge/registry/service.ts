@@ -109,18 +109,21 @@ export class RegistryService {
       if (ref.includes(':')) throw new OciError(400, 'DIGEST_INVALID', `invalid digest: ${ref}`)
       if (!isValidTag(ref)) throw new OciError(404, 'MANIFEST_UNKNOWN', `manifest unknown: ${ref}`)
     }
+    let version: string | null = null
     if (!isDigest(ref) && ref.startsWith('v')) {
       try {
         parseSemver(ref)
       } catch {
         throw new OciError(404, 'MANIFEST_UNKNOWN', `manifest unknown: ${ref} is not a Talos version`)
       }
+      version = ref
       // the version's signed index, built and published when missing
-      ref = (await this.deps.publisher.published(installer, schematic, ref)) ?? (await this.deps.publisher.ensure(installer, schematic, ref, requestId))
+      ref = (await this.deps.publisher.published(installer, schematic, version)) ?? (await this.deps.publisher.ensure(installer, schematic, version, requestId))
     }
     const forwarded = this.target(installer.name, schematic, 'manifests', ref, request)
     if (forwarded) return forwarded
     const store = (this.deps.serving as { store: FsOciStore }).store
+    if (version !== null) await store.touchTag(repo, version) // recency for the store's size bound
     const m = await store.getManifest(repo, ref)
     if (!m) throw new OciError(404, 'MANIFEST_UNKNOWN', `manifest unknown: ${repo}:${ref}`)
     return new Response(request.method === 'HEAD' ? null : m.bytes, {

@@ -13,6 +13,7 @@ import type { SchematicService } from '../../src/schematic/service.ts'
 import { RegistryClient } from '../../src/oci/client.ts'
 import { loadCosignKey, readOrCreateCosignKey } from '../../src/oci/cosign.ts'
 import { FsOciStore } from '../../src/oci/fs-store.ts'
+import { collectOciStore } from '../../src/oci/fs-store-gc.ts'
 import { RegistryTarget } from '../../src/oci/registry-target.ts'
 import type { OciTarget } from '../../src/oci/target.ts'
 import type { AssetService } from '../assets.ts'
@@ -32,11 +33,23 @@ export async function createRegistryService(
   let target: OciTarget
   let serving: Serving
   let dockerReference: (repo: string) => string
+  let afterPublish: (() => void) | undefined
   if (inst.registry === '') {
     const store = new FsOciStore(resolve(config.dataDir))
     await store.init()
     target = store
     serving = { kind: 'store', store }
+    let collecting: Promise<void> | null = null
+    afterPublish = () => {
+      collecting ??= collectOciStore(store, { maxBytes: inst.storeMaxBytes })
+        .then((r) => {
+          if (r.tagsRemoved.length > 0) deps.log.info('installer store collected', { removed_tags: r.tagsRemoved.length, removed_blobs: r.blobsRemoved, bytes_before: r.bytesBefore, bytes_after: r.bytesAfter })
+        })
+        .catch((err: unknown) => deps.log.warn('installer store collection failed', { error: String(err) }))
+        .finally(() => {
+          collecting = null
+        })
+    }
     const host = new URL(config.http.externalUrl).host
     dockerReference = (repo) => `${host}/${repo}`
   } else {
@@ -61,6 +74,7 @@ export async function createRegistryService(
     log: deps.log,
     dockerReference,
     lockWaitMs: config.build.timeoutMs,
+    ...(afterPublish ? { afterPublish } : {}),
   })
   const up = config.upstream
   const sourceBase = up.insecure ? `http://${up.registry}/v2${up.namespace ? `/${up.namespace}` : ''}` : null

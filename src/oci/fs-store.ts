@@ -15,7 +15,7 @@
  * a half-written one, or a torn tag.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, readFile, readlink, rename, rm, stat, symlink } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, readlink, rename, rm, stat, symlink, utimes } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
 import { writeFileAtomic } from '../store/atomic-file.ts'
 import { InvalidInputError } from '../errors.ts'
@@ -145,6 +145,17 @@ export class FsOciStore implements OciTarget {
     const text = await readFile(this.tagPath(repo, tag), 'utf8').catch(() => null)
     const digest = text?.trim() ?? ''
     return isDigest(digest) ? digest : null
+  }
+
+  /**
+   * Marks a tag as used now (its file's mtime), for the store's least-recently-used bound; at
+   * most once a minute per tag, so warm pulls do not write on every request.
+   */
+  async touchTag(repo: string, tag: string): Promise<void> {
+    if (!isValidTag(tag)) return
+    const path = this.tagPath(repo, tag)
+    const st = await stat(path).catch(() => null)
+    if (st && Date.now() - st.mtimeMs > 60_000) await utimes(path, new Date(), new Date()).catch(() => {})
   }
 
   /** The repository's tags, sorted (byte order). */

@@ -114,7 +114,7 @@ describe('test-suite variables', () => {
 
 describe('installer registry settings', () => {
   test('defaults: the factory\'s own store, a generated cosign key', () => {
-    expect(loadConfig({}).installer).toEqual({ registry: '', insecure: false, username: '', password: '', external: '', cosignKey: '' })
+    expect(loadConfig({}).installer).toEqual({ registry: '', insecure: false, username: '', password: '', external: '', cosignKey: '', storeMaxBytes: 20 * 1024 ** 3 })
   })
 
   test('host[:port][/namespace] forms are accepted, trailing slashes dropped', () => {

@@ -199,3 +199,50 @@ describe('docker archives', () => {
     await expect(read).rejects.toThrow('digest mismatch')
   })
 })
+
+describe('store size bound', () => {
+  /** Publishes a one-layer image + index + signature for `tag` in `repo`, sharing `base`. */
+  async function publish(store: FsOciStore, repo: string, tag: string, base: Uint8Array, own: Uint8Array, key: Awaited<ReturnType<typeof readOrCreateCosignKey>>) {
+    for (const b of [base, own]) await store.putBlob(repo, digestOf(b), b.byteLength, b)
+    const config = enc(JSON.stringify({ architecture: 'amd64', os: 'linux', tag }))
+    await store.putBlob(repo, digestOf(config), config.byteLength, config)
+    const layers = [base, own].map((b) => ({ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: b.byteLength, digest: digestOf(b) }))
+    const manifest = enc(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: config.byteLength, digest: digestOf(config) }, layers }))
+    const m = await store.putManifest(repo, manifest, 'application/vnd.docker.distribution.manifest.v2+json')
+    const index = enc(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: 'application/vnd.docker.distribution.manifest.v2+json', size: manifest.byteLength, digest: m, platform: { architecture: 'amd64', os: 'linux' } }] }))
+    const digest = await store.putManifest(repo, index, OCI_INDEX)
+    await signImage(store, repo, digest, `factory.test/${repo}`, key)
+    await store.putManifest(repo, index, OCI_INDEX, tag)
+    return { digest, own: digestOf(own), base: digestOf(base) }
+  }
+
+  test('over the bound: the least recently used version goes with its own blobs; shared and newer ones stay', async () => {
+    const { utimes } = await import('node:fs/promises')
+    const { collectOciStore } = await import('../../src/oci/fs-store-gc.ts')
+    const root = await tmp()
+    const store = new FsOciStore(root)
+    const key = await readOrCreateCosignKey(join(root, 'keys', 'k.pem'))
+    const base = new Uint8Array(40_000).fill(1)
+    const old = await publish(store, REPO, 'v1.9.5', base, new Uint8Array(30_000).fill(2), key)
+    const recent = await publish(store, OTHER, 'v1.12.0', base, new Uint8Array(30_000).fill(3), key)
+    const now = Date.now() + 3_600_000
+    await utimes(join(store.reposDir, ...REPO.split('/'), 'tags', 'v1.9.5'), new Date(now - 600_000), new Date(now - 600_000))
+    await utimes(join(store.reposDir, ...OTHER.split('/'), 'tags', 'v1.12.0'), new Date(now - 60_000), new Date(now - 60_000))
+
+    // under the bound, or everything too young: nothing happens
+    expect((await collectOciStore(store, { maxBytes: 10_000_000, now })).tagsRemoved).toEqual([])
+    expect((await collectOciStore(store, { maxBytes: 1, graceMs: 10 * 3_600_000, now })).tagsRemoved).toEqual([])
+
+    const r = await collectOciStore(store, { maxBytes: 80_000, graceMs: 1000, now })
+    expect(r.tagsRemoved).toEqual([`${REPO}:v1.9.5`])
+    expect(r.bytesAfter).toBeLessThan(r.bytesBefore)
+    expect(await store.getManifest(REPO, 'v1.9.5')).toBeNull()
+    expect(await store.hasBlob(REPO, old.own)).toBe(false)
+    await expect(readFile(store.blobPath(old.own))).rejects.toThrow()
+    // the newer image is whole, signed, and the shared base layer is still there
+    expect((await store.getManifest(OTHER, 'v1.12.0'))?.digest).toBe(recent.digest)
+    expect(await verifyImageSignature(store, OTHER, recent.digest, key.publicKey)).toBe(true)
+    expect(await store.getBlobBytes(OTHER, recent.base, 100_000)).toEqual(base)
+    expect(await store.hasBlob(OTHER, recent.own)).toBe(true)
+  })
+})
