@@ -191,7 +191,7 @@ describe('final page links', () => {
       ['kernel-amd64', 'kernel', true],
       ['cmdline-metal-amd64', 'cmdline', true],
       ['initramfs-amd64.xz', 'initramfs', true],
-      ['metal-amd64-uki.efi', 'uki', false],
+      ['metal-amd64-uki.efi', 'uki', true],
     ])
     const initramfs = l.extra[2]!
     expect(initramfs.url).toBe(`https://factory.example/image/${ID}/v1.12.0/initramfs-amd64.xz`)
