@@ -106,6 +106,11 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
           digests[dir] = `${String(dep.digest)}-${String(dep.arch)}`
           return
         }
+        case 'overlay': {
+          // host-arch image (its installer runs) or target-arch image (artifacts for installers)
+          local.set(path, await opts.artifacts.image(repositoryOf(String(dep.ref)), String(dep.digest), String(dep.arch)))
+          return
+        }
         case 'schematic-extension': {
           const dir = join(opts.cacheDir, 'schematics', `${job.schematic.id}-${dep.withExtraInfo ? 'extra' : 'plain'}`)
           if (!(await pathExists(dir))) {
@@ -122,10 +127,6 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
         case 'base-installer': {
           const { repository, tag } = splitTag(String(dep.ref))
           local.set(path, await opts.artifacts.baseInstaller(repository, tag, String(dep.arch)))
-          return
-        }
-        case 'overlay': {
-          local.set(path, await opts.artifacts.image(repositoryOf(String(dep.ref)), String(dep.digest), String(dep.arch)))
           return
         }
         default:
@@ -153,19 +154,31 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
       if (!dir) throw new BuildInputError(`no local input for extension ${JSON.stringify(key)}`)
       return { imageRef: '', tarballPath: dir }
     })
-
-    // container inputs: the base installer as an OCI layout, overlay images as extracted directories
-    const localOf = (key: string | undefined, what: string): string => {
-      const dir = key ? local.get(key) : undefined
-      if (!dir) throw new BuildInputError(`no local input for ${what} ${JSON.stringify(key ?? '')}`)
-      return dir
-    }
-    const base = profile.input.baseInstaller as ContainerAssetLike | undefined
-    if (base) profile.input.baseInstaller = { imageRef: withRegistry(base.imageRef ?? ''), ociPath: localOf(base.ociPath, 'base installer') }
-    const overlayInstaller = profile.input.overlayInstaller as ContainerAssetLike | undefined
-    if (overlayInstaller) profile.input.overlayInstaller = { imageRef: '', tarballPath: localOf(overlayInstaller.ociPath, 'overlay') }
+    // overlay images: the imager takes extracted directories as tarballPath; kinds that never run
+    // the overlay (kernel, initramfs) may be planned without materialising it
     const overlay = profile.overlay as { image?: ContainerAssetLike } | undefined
-    if (overlay?.image) overlay.image = { imageRef: '', tarballPath: localOf(overlay.image.ociPath, 'overlay') }
+    const overlayInstaller = profile.input.overlayInstaller as ContainerAssetLike | undefined
+    const localDir = (asset: ContainerAssetLike | undefined): string | undefined => (asset ? local.get(asset.ociPath ?? asset.tarballPath ?? '') : undefined)
+    if (overlay?.image && !localDir(overlay.image) && (kind === 'kernel' || kind === 'initramfs')) {
+      delete profile.overlay
+      delete profile.input.overlayInstaller
+    } else {
+      const localImage = (asset: ContainerAssetLike | undefined, what: string): ContainerAssetLike | undefined => {
+        if (asset === undefined) return undefined
+        const dir = localDir(asset)
+        if (!dir) throw new BuildInputError(`no local input for ${what}`)
+        return { imageRef: asset.imageRef ?? '', tarballPath: dir }
+      }
+      if (overlay?.image) overlay.image = localImage(overlay.image, 'the overlay image')
+      if (overlayInstaller) profile.input.overlayInstaller = localImage(overlayInstaller, 'the overlay installer image')
+    }
+    // the base installer as an OCI layout with its blobs unchanged (installer output)
+    const base = profile.input.baseInstaller as ContainerAssetLike | undefined
+    if (base) {
+      const dir = base.ociPath ? local.get(base.ociPath) : undefined
+      if (!dir) throw new BuildInputError(`no local input for the base installer ${JSON.stringify(base.ociPath ?? '')}`)
+      profile.input.baseInstaller = { imageRef: withRegistry(base.imageRef ?? ''), ociPath: dir }
+    }
 
     await mkdir(opts.workDir, { recursive: true })
     await mkdir(opts.cacheDir, { recursive: true })
