@@ -9,6 +9,7 @@ import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { profileToYaml, type Profile } from '../src/asset/profile.ts'
 import { parseImageLine } from '../src/catalog/extensions.ts'
+import { looksLikeRegistry } from '../src/oci/reference.ts'
 import { NotImplementedError } from '../src/errors.ts'
 import { BUILT_KINDS } from '../src/asset/kinds.ts'
 import type { Logger } from '../src/log.ts'
@@ -30,6 +31,18 @@ function repositoryOf(ref: string): string {
   const parsed = parseImageLine(`${ref}@sha256:${'0'.repeat(64)}`)
   if (!parsed) throw new BuildInputError(`cannot parse image reference ${JSON.stringify(ref)}`)
   return parsed.repository
+}
+
+/** The catalogue's identity of an upstream image (`ghcr.io/siderolabs/…`), for the installer's RepoTags. */
+function withRegistry(ref: string): string {
+  return looksLikeRegistry(ref.split('/')[0] ?? '') ? ref : `ghcr.io/${ref}`
+}
+
+/** `siderolabs/installer-base:v1.10.0` → repository and tag. */
+function splitTag(ref: string): { repository: string; tag: string } {
+  const i = ref.lastIndexOf(':')
+  if (i <= ref.lastIndexOf('/')) throw new BuildInputError(`image reference ${JSON.stringify(ref)} has no tag`)
+  return { repository: ref.slice(0, i), tag: ref.slice(i + 1) }
 }
 
 export interface RunnerOptions {
@@ -113,6 +126,11 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
           local.set(path, dir)
           return
         }
+        case 'base-installer': {
+          const { repository, tag } = splitTag(String(dep.ref))
+          local.set(path, await opts.artifacts.baseInstaller(repository, tag, String(dep.arch)))
+          return
+        }
         default:
           throw new NotImplementedError(`${String(dep.kind)} inputs are not implemented by this factory yet`)
       }
@@ -155,6 +173,13 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
       }
       if (overlay?.image) overlay.image = localImage(overlay.image, 'the overlay image')
       if (overlayInstaller) profile.input.overlayInstaller = localImage(overlayInstaller, 'the overlay installer image')
+    }
+    // the base installer as an OCI layout with its blobs unchanged (installer output)
+    const base = profile.input.baseInstaller as ContainerAssetLike | undefined
+    if (base) {
+      const dir = base.ociPath ? local.get(base.ociPath) : undefined
+      if (!dir) throw new BuildInputError(`no local input for the base installer ${JSON.stringify(base.ociPath ?? '')}`)
+      profile.input.baseInstaller = { imageRef: withRegistry(base.imageRef ?? ''), ociPath: dir }
     }
 
     await mkdir(opts.workDir, { recursive: true })

@@ -15,6 +15,7 @@ import { metaRoutes } from './routes/meta.ts'
 import { talosctlRoutes } from './routes/talosctl.ts'
 import { imageRoutes } from './routes/image.ts'
 import { pxeRoutes } from './routes/pxe.ts'
+import { registryRoutes } from './routes/registry.ts'
 import { secureBootRoutes } from './routes/secureboot.ts'
 import { progressRoutes } from './routes/progress.ts'
 import { progressFeedFor } from './progress-feed.ts'
@@ -129,6 +130,7 @@ export function createApp(ctx: AppContext & { builder?: Builder }) {
     .use(talosctlRoutes(ctx))
     .use(imageRoutes(ctx))
     .use(pxeRoutes(ctx))
+    .use(registryRoutes(ctx))
     .use(secureBootRoutes(ctx))
     .use(progressRoutes(ctx, progressFeedFor(ctx)))
     .use(uiRoutes(ctx))

@@ -54,6 +54,7 @@ export function openApiPlugin(version: string) {
             { name: 'pxe', description: 'iPXE boot scripts' },
             { name: 'secureboot', description: 'Secure Boot signing certificate' },
             { name: 'talosctl', description: 'talosctl binaries of a Talos version' },
+            { name: 'registry', description: 'OCI registry: installer images (docker/podman pull, talosctl upgrade --image) and the source image proxy' },
             { name: 'health', description: 'Liveness and readiness' },
             { name: 'docs', description: 'Guides to this API' },
           ],

@@ -12,6 +12,7 @@ import { AssetService } from './assets.ts'
 import { HttpBuilder, InProcessBuilder, type BuilderClient } from './builder-client.ts'
 import { createAssetStore, createBuilder, type Builder } from '../builder/wiring.ts'
 import { builderApiSecret } from '../builder/api-secret.ts'
+import { createRegistryService } from './registry/wiring.ts'
 
 export async function buildContext(config: Config, log: Logger): Promise<AppContext & { builder?: Builder; close(): Promise<void> }> {
   // every node on a data directory uses the same (possibly generated) Secure Boot keys
@@ -31,15 +32,18 @@ export async function buildContext(config: Config, log: Logger): Promise<AppCont
     store = builder.store
   }
   const assets = new AssetService({ planner: services.planner, store, builder: client, log: log.child({ component: 'assets' }) })
+  const registry = await createRegistryService(config, { schematics: services.schematics, catalog: services.catalog, assets, log: log.child({ component: 'registry' }) })
   return {
     config,
     log,
     schematics: services.schematics,
     catalog: services.catalog,
     assets,
+    registry: registry.registry,
     builder,
     ...(secureBoot ? { secureBoot: { certPem: secureBoot.certPem } } : {}),
     async close() {
+      await registry.close()
       await services.close()
       await builder?.close()
     },

@@ -56,6 +56,13 @@ export const SETTINGS = [
   { env: 'FACTORY_BUILD_LOCK_TTL', path: 'build.lockTtl', kind: 'duration', default: '30s', doc: 'Redis build lock lifetime, renewed while a build runs; a crashed builder\'s lock frees itself after this.' },
   { env: 'FACTORY_PXE_INITRD_ARG', path: 'pxe.initrdArg', kind: 'enum', default: 'auto', choices: ['auto', 'always', 'never'], doc: 'Add `initrd=initramfs-<arch>.xz` to iPXE kernel lines: `auto` only for iPXE builds older than 1.21 (no UEFI LoadFile2 initrd support, e.g. Debian 12\'s QEMU ROM); `never` keeps the reference script byte for byte.' },
   { env: 'FACTORY_CACHE_MAX_BYTES', path: 'cache.maxBytes', kind: 'bytes', default: '20GiB', doc: 'Size bound of the asset store; least recently used assets are evicted beyond it.' },
+  { env: 'FACTORY_INSTALLER_REGISTRY', path: 'installer.registry', kind: 'string', default: '', doc: 'Registry repository prefix (`host[:port][/namespace]`) where installer images published for `/v2/` pulls are pushed, e.g. `registry.internal:5000/siderolabs`. Empty = the factory\'s own store under FACTORY_DATA_DIR, served by the edge and Caddy.' },
+  { env: 'FACTORY_INSTALLER_REGISTRY_INSECURE', path: 'installer.insecure', kind: 'bool', default: 'false', doc: 'Plain HTTP to FACTORY_INSTALLER_REGISTRY.' },
+  { env: 'FACTORY_INSTALLER_REGISTRY_USERNAME', path: 'installer.username', kind: 'string', default: '', doc: 'User name for pushing to FACTORY_INSTALLER_REGISTRY (pulls through it must be anonymous).' },
+  { env: 'FACTORY_INSTALLER_REGISTRY_PASSWORD', path: 'installer.password', kind: 'string', default: '', doc: 'Password or token for FACTORY_INSTALLER_REGISTRY.' },
+  { env: 'FACTORY_INSTALLER_EXTERNAL_REGISTRY', path: 'installer.external', kind: 'string', default: '', doc: 'Where clients are redirected (307) for installer manifests and blobs: `host[:port][/namespace]` serving the same images as FACTORY_INSTALLER_REGISTRY (e.g. a CDN or pull-through name). Empty = the edge proxies to FACTORY_INSTALLER_REGISTRY.' },
+  { env: 'FACTORY_INSTALLER_STORE_MAX_BYTES', path: 'installer.storeMaxBytes', kind: 'bytes', default: '20GiB', doc: 'Size bound of the factory\'s own installer image store (<FACTORY_DATA_DIR>/oci); beyond it the least recently pulled versions are dropped after a publish (a later pull publishes them again).' },
+  { env: 'FACTORY_COSIGN_KEY', path: 'installer.cosignKey', kind: 'string', default: '', doc: 'PEM ECDSA P-256 private key that signs installer images (cosign-compatible). Empty = generated on first start into <FACTORY_DATA_DIR>/keys/cosign-signing-key.pem and shared by every node on that directory.' },
   { env: 'FACTORY_BUILDER_URL', path: 'builder.url', kind: 'string', default: '', doc: 'Builder daemon job API (http://127.0.0.1:port or unix:/path.sock). Empty = run the builder inside the edge process.' },
   { env: 'FACTORY_SECUREBOOT_ENABLED', path: 'secureBoot.enabled', kind: 'bool', default: 'false', doc: 'Build Secure Boot assets (`…-secureboot…` paths, signed UKIs, Secure Boot ISOs). Off: those paths answer 400 `secure boot is disabled`.' },
   { env: 'FACTORY_SECUREBOOT_SIGNING_KEY', path: 'secureBoot.signingKeyPath', kind: 'string', default: '', doc: 'PEM RSA private key (PKCS#1 or PKCS#8) that signs UKIs, systemd-boot and the enrolment databases. Set with the two settings below, or none of them to have a key set generated into `$FACTORY_DATA_DIR/keys/secureboot/` on first start.' },
@@ -77,6 +84,8 @@ export interface Config {
   catalog: { refreshIntervalMs: number }
   cache: { maxBytes: number }
   builder: { url: string }
+  /** installer images for /v2/ pulls: empty registry = the factory's own store */
+  installer: { registry: string; insecure: boolean; username: string; password: string; external: string; cosignKey: string; storeMaxBytes: number }
   /** key paths empty = generate into the data directory (src/secureboot/keys.ts) */
   secureBoot: { enabled: boolean; signingKeyPath: string; signingCertPath: string; pcrKeyPath: string }
 }
@@ -233,6 +242,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!(n > 0)) throw new ConfigError(`${name}: must be greater than zero`)
     return n
   }
+  const installerRegistry = get<string>('FACTORY_INSTALLER_REGISTRY').trim()
+  const installerExternal = get<string>('FACTORY_INSTALLER_EXTERNAL_REGISTRY').trim()
+  for (const [name, value] of [['FACTORY_INSTALLER_REGISTRY', installerRegistry], ['FACTORY_INSTALLER_EXTERNAL_REGISTRY', installerExternal]] as const) {
+    if (value !== '' && !/^[A-Za-z0-9.-]+(:\d{1,5})?(\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*\/?$/.test(value)) {
+      throw new ConfigError(`${name}: expected host[:port][/namespace], got "${value}"`)
+    }
+  }
+  if (installerExternal !== '' && installerRegistry === '') throw new ConfigError('FACTORY_INSTALLER_EXTERNAL_REGISTRY: needs FACTORY_INSTALLER_REGISTRY (the registry the factory pushes to)')
   return {
     http: {
       addr,
@@ -275,6 +292,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     catalog: { refreshIntervalMs: positive('FACTORY_VERSION_REFRESH_INTERVAL') },
     cache: { maxBytes: positive('FACTORY_CACHE_MAX_BYTES') },
     builder: { url: get<string>('FACTORY_BUILDER_URL') },
+    installer: {
+      registry: get<string>('FACTORY_INSTALLER_REGISTRY').trim().replace(/\/+$/, ''),
+      insecure: get<boolean>('FACTORY_INSTALLER_REGISTRY_INSECURE'),
+      username: get<string>('FACTORY_INSTALLER_REGISTRY_USERNAME'),
+      password: get<string>('FACTORY_INSTALLER_REGISTRY_PASSWORD'),
+      external: get<string>('FACTORY_INSTALLER_EXTERNAL_REGISTRY').trim().replace(/\/+$/, ''),
+      cosignKey: get<string>('FACTORY_COSIGN_KEY'),
+      storeMaxBytes: positive('FACTORY_INSTALLER_STORE_MAX_BYTES'),
+    },
     secureBoot: secureBootConfig(get),
   }
 }

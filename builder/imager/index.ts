@@ -5,9 +5,10 @@
  *
  * Output kinds built today: `kernel` (the kernel bytes), `cmdline` (the kernel command line, no
  * trailing newline), `initramfs` (base initramfs + system extensions, initramfs.ts), `uki`
- * (uki.ts, signed for Secure Boot), `iso` (iso.ts) and `image` (disk images in every disk and
- * output format, disk.ts). Other kinds throw ImagerUnsupportedError; parts.ts has the building
- * blocks (initramfs, UKI, systemd-boot, enrolment files) they share. The asset is written progressively to `output` (front to back,
+ * (uki.ts, signed for Secure Boot), `iso` (iso.ts), `installer` (a `docker save` tarball of
+ * the installer image, installer.ts) and `image` (disk images in every disk and output format,
+ * disk.ts). Other kinds throw ImagerUnsupportedError; parts.ts has the building blocks
+ * (initramfs, UKI, systemd-boot, enrolment files) they share. The asset is written progressively to `output` (front to back,
  * visible to a reader tailing the file); on failure the partial file is left for the caller to
  * discard. `bun builder/imager/cli.ts` is the same thing as a command (profile on stdin).
  */
@@ -19,6 +20,7 @@ import { ImagerAbortedError, ImagerUnsupportedError, ioError } from './errors.ts
 import { sweepStaleTemps } from './extension-cache.ts'
 import { buildDiskImage } from './disk.ts'
 import { buildInitramfs, type InitramfsStats } from './initramfs.ts'
+import { buildInstaller } from './installer.ts'
 import { OutputSink } from './output.ts'
 import { prepareOverlay, type PreparedOverlay } from './overlay.ts'
 import { writeUkiTo } from './parts.ts'
@@ -73,6 +75,9 @@ const BUILDERS: Partial<Record<OutputKind, KindBuilder>> = {
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     }),
   }),
+  installer: async (p, ctx) => {
+    await buildInstaller(p, ctx)
+  },
   image: async (p, ctx) => {
     await buildDiskImage(p, ctx)
   },

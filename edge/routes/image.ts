@@ -57,7 +57,7 @@ export function imageRoutes(ctx: AppContext) {
   const detail = {
     tags: ['assets'],
     description:
-      'Builds (or serves from cache) a boot asset for a schematic and Talos version. Cold requests stream while the asset is built; cached ones support Range and ETag. Output kinds built today: kernel, cmdline, initramfs, ISO, UKI (`-secureboot` variants signed with the factory\'s Secure Boot keys when FACTORY_SECUREBOOT_ENABLED; 400 `secure boot is disabled` otherwise); other kinds answer 501.',
+      'Builds (or serves from cache) a boot asset for a schematic and Talos version. Cold requests stream while the asset is built; cached ones support Range and ETag. Output kinds built today: kernel, cmdline, initramfs, ISO, UKI, installer (a docker-save tarball) (`-secureboot` variants signed with the factory\'s Secure Boot keys when FACTORY_SECUREBOOT_ENABLED; 400 `secure boot is disabled` otherwise); other kinds answer 501.',
   }
   const responses = {
     200: v.pipe(v.string(), v.description('the asset bytes')),

@@ -14,9 +14,14 @@
  *      `grub-mkrescue --compress=xz` with the reference's hybrid arguments)   → ratio (goal ≤ 1.2)
  *   6. ISO for a new schematic whose extensions were built before (goal ≤ 2 s on 2 cores), and
  *      vs. a bare `xorriso` run on the same files and the factory's cached GRUB tree → ratio
- *   7. cold `metal-amd64.raw.zst` (dual-boot disk image) vs. the same steps with the bare tools
+ *   7. cold installer image (`installer-amd64.tar`, UKI + systemd-boot) vs. the bare tool steps
+ *      (skopeo for the base installer, mksquashfs/cpio/zstd for the initramfs, objcopy for the UKI,
+ *      tar/gzip/sha256sum for the layer and the docker-save tarball)                 → ratio
+ *   8. warm registry pulls (manifest by tag + manifest by digest + every blob) through the factory's
+ *      Caddy vs. plain Caddy serving the same files                                   → ratio
+ *   9. cold `metal-amd64.raw.zst` (dual-boot disk image) vs. the same steps with the bare tools
  *      (cpio+zstd, objcopy UKI, sgdisk, mkfs.vfat+mcopy, mkfs.xfs -p, grub-mkimage, dd, zstd)  → ratio
- *   8. peak disk (data directory growth) and peak RSS (imager process tree, whole stack) while
+ *  10. peak disk (data directory growth) and peak RSS (imager process tree, whole stack) while
  *      building an 8 GiB cloud image (`aws-amd64.raw.zst`, 11193 MiB virtual)
  *
  * Run: `bun test/bench/boot-path.ts` (needs the test packages: npm run setup:test).
@@ -232,6 +237,61 @@ async function stageIso(dir: string, files: { kernel: string; initramfs: string;
 
 const ESP_ARGS = ['-e', '--interval:appended_partition_2:all::', '-append_partition', '2', '0xef']
 const ESP_TAIL = ['-appended_part_as_gpt', '-partition_cyl_align', 'all', '-partition_offset', '16', '-iso_mbr_part_type', '0x83', '-no-emul-boot']
+/** A cold installer by hand, reusing the imager unpacked by {@link byHand}: the bare tool steps. */
+async function installerByHand(registry: string, work: string, cmdline: string): Promise<number> {
+  const t0 = performance.now()
+  const oci = join(work, 'oci')
+  const w = join(work, 'installer')
+  await mkdir(join(w, 'schematic', 'usr', 'local', 'share', 'schematic'), { recursive: true })
+  await run(['skopeo', 'copy', '-q', '--src-tls-verify=false', '--override-arch', 'amd64', `docker://${registry}/siderolabs/installer-base:${VERSION}`, `oci:${oci}:base`])
+  // initramfs: the base one + the schematic's virtual extension
+  await writeFile(join(w, 'schematic', 'usr', 'local', 'share', 'schematic', 'id'), 'bench\n')
+  await mkdir(join(w, 'stage'), { recursive: true })
+  await run(['mksquashfs', join(w, 'schematic'), join(w, 'stage', '0.sqsh'), '-all-root', '-noappend', '-no-progress', '-comp', 'zstd', '-Xcompression-level', '18', '-no-xattrs'])
+  await writeFile(join(w, 'stage', 'extensions.yaml'), 'layers: []\n')
+  await run(['sh', '-c', 'find . | LC_ALL=C sort | cpio -o -H newc --reproducible -R +0:+0 --quiet | zstd -q -1 -T1 > ../ext.cpio.zst'], join(w, 'stage'))
+  await run(['sh', '-c', `cat ${join(work, 'imager/usr/install/amd64/initramfs.xz')} ext.cpio.zst > initrd`], w)
+  // UKI: the stub with .osrel, .cmdline, .linux and .initrd sections (the classic objcopy recipe)
+  await writeFile(join(w, 'os-release'), 'NAME=Talos\n')
+  await writeFile(join(w, 'cmdline'), cmdline)
+  const inst = join(w, 'usr', 'install', 'amd64')
+  await mkdir(inst, { recursive: true })
+  await run([
+    'objcopy',
+    '--add-section', `.osrel=${join(w, 'os-release')}`, '--change-section-vma', '.osrel=0x20000',
+    '--add-section', `.cmdline=${join(w, 'cmdline')}`, '--change-section-vma', '.cmdline=0x30000',
+    '--add-section', `.linux=${join(work, 'imager/usr/install/amd64/vmlinuz')}`, '--change-section-vma', '.linux=0x2000000',
+    '--add-section', `.initrd=${join(w, 'initrd')}`, '--change-section-vma', '.initrd=0x3000000',
+    join(work, 'imager/usr/install/amd64/systemd-stub.efi'), join(inst, 'vmlinuz.efi'),
+  ])
+  await run(['cp', join(work, 'imager/usr/install/amd64/systemd-boot.efi'), join(inst, 'systemd-boot.efi')])
+  // artifacts layer, its digests, and a docker-save tarball next to the base layer
+  await run(['sh', '-c', 'tar --sort=name --owner=0 --group=0 --mtime=@0 -cf artifacts.tar usr/install && gzip -1 -k artifacts.tar && sha256sum artifacts.tar artifacts.tar.gz > sums'], w)
+  await run(['sh', '-c', `cp ${oci}/blobs/sha256/* . 2>/dev/null; echo '{}' > config.json; echo '[]' > manifest.json; tar -cf installer.tar config.json artifacts.tar.gz manifest.json`], w)
+  return performance.now() - t0
+}
+
+/** One warm registry pull: manifest by tag, manifest by digest, every blob of the amd64 image. */
+async function pullOnce(base: string, repo: string): Promise<number> {
+  let bytes = 0
+  const index = await fetch(`${base}/v2/${repo}/manifests/${VERSION}`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } })
+  const doc = (await index.json()) as { manifests: { digest: string; platform: { architecture: string } }[] }
+  const m = await (await fetch(`${base}/v2/${repo}/manifests/${doc.manifests.find((x) => x.platform.architecture === 'amd64')!.digest}`)).json() as { config: { digest: string }; layers: { digest: string }[] }
+  for (const d of [m.config.digest, ...m.layers.map((l) => l.digest)]) bytes += (await (await fetch(`${base}/v2/${repo}/blobs/${d}`)).arrayBuffer()).byteLength
+  return bytes
+}
+
+async function pullThroughput(fn: () => Promise<number>, pulls: number): Promise<number> {
+  let left = pulls
+  let bytes = 0
+  const t0 = performance.now()
+  await Promise.all(
+    Array.from({ length: HIT_CONCURRENCY }, async () => {
+      while (left-- > 0) bytes += await fn()
+    }),
+  )
+  return bytes / 1e6 / ((performance.now() - t0) / 1000)
+}
 
 const up = await startUpstream([VERSION])
 const stack = await startStack(up.env)
@@ -282,12 +342,12 @@ try {
   ])
   const bareIso = performance.now() - tBare
 
-  // 7: cold dual-boot disk image (new schematic; version inputs and extensions fetched and built before)
+  // 9: cold dual-boot disk image (new schematic; version inputs and extensions fetched and built before)
   const s5 = await schematic(base, ['bench-disk-1'])
   const diskCold = await timedGet(`${base}/image/${s5}/${VERSION}/metal-amd64.raw.zst`)
   const diskHand = await diskByHand(work)
 
-  // 8: an 8 GiB cloud image: peak disk (data directory) and RSS
+  // 10: an 8 GiB cloud image: peak disk (data directory) and RSS
   const s6 = await schematic(base, ['bench-disk-2'])
   const cloud = await peaks(stack.dataDir, stack.proc.pid, () => timedGet(`${base}/image/${s6}/${VERSION}/aws-amd64.raw.zst`))
 
@@ -317,6 +377,38 @@ try {
   await throughput(kernelUrl)
   const plainMBs = await throughput(`http://127.0.0.1:${plainPort}/kernel-amd64`)
   const hitMBs = await throughput(kernelUrl)
+
+  // 7: cold installer image (UKI) vs the bare tool steps
+  const sInst = ((await (await fetch(`${base}/schematics`, { method: 'POST', body: JSON.stringify({ customization: { extraKernelArgs: ['bench-installer'] } }) })).json()) as { id: string }).id
+  const installer = await timedGet(`${base}/image/${sInst}/${VERSION}/installer-amd64.tar`)
+  const cmdline = await (await fetch(`${base}/image/${sInst}/${VERSION}/cmdline-metal-amd64`)).text()
+  const installerHand = await installerByHand(up.registry.host, work, cmdline)
+
+  // 8: warm registry pulls via the factory's Caddy vs the same files from plain Caddy
+  const repo = `installer/${sInst}`
+  await pullOnce(base, repo) // publish (both arches build) and warm up
+  const blobProbe = await fetch(`${base}/v2/${repo}/manifests/${VERSION}`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } })
+  const idx = (await blobProbe.json()) as { manifests: { digest: string; platform: { architecture: string } }[] }
+  const amd64 = idx.manifests.find((x) => x.platform.architecture === 'amd64')!.digest
+  const man = (await (await fetch(`${base}/v2/${repo}/manifests/${amd64}`)).json()) as { config: { digest: string }; layers: { digest: string }[] }
+  const served = await fetch(`${base}/v2/${repo}/blobs/${man.layers.at(-1)!.digest}`)
+  if (!served.headers.get('server')?.includes('(caddy)')) throw new Error('installer blobs were not served by Caddy')
+  await served.arrayBuffer()
+  // the same documents and blobs as static files
+  const mirror = join(plainDir, 'v2', repo)
+  await mkdir(join(mirror, 'manifests'), { recursive: true })
+  await mkdir(join(mirror, 'blobs'), { recursive: true })
+  await writeFile(join(mirror, 'manifests', VERSION), new Uint8Array(await (await fetch(`${base}/v2/${repo}/manifests/${VERSION}`)).arrayBuffer()))
+  await writeFile(join(mirror, 'manifests', amd64), new Uint8Array(await (await fetch(`${base}/v2/${repo}/manifests/${amd64}`)).arrayBuffer()))
+  for (const d of [man.config.digest, ...man.layers.map((l) => l.digest)]) {
+    await writeFile(join(mirror, 'blobs', d), new Uint8Array(await (await fetch(`${base}/v2/${repo}/blobs/${d}`)).arrayBuffer()))
+  }
+  const plainBase = `http://127.0.0.1:${plainPort}`
+  const PULLS = Number(process.env.BENCH_PULLS ?? 40)
+  await pullThroughput(() => pullOnce(plainBase, repo), 4)
+  await pullThroughput(() => pullOnce(base, repo), 4)
+  const plainPullMBs = await pullThroughput(() => pullOnce(plainBase, repo), PULLS)
+  const pullMBs = await pullThroughput(() => pullOnce(base, repo), PULLS)
   plain.kill()
 
   const rows: [string, string][] = [
@@ -336,6 +428,12 @@ try {
     ['ISO for a new schematic, extensions built before (goal <= 2 s)', `${ms(isoWarm.total)} (first byte ${ms(isoWarm.ttfb)})`],
     ['same files, bare xorriso on the cached GRUB tree (+ mkfs.vfat, mcopy)', ms(bareIso)],
     ['  ratio factory warm ISO / bare xorriso', (isoWarm.total / bareIso).toFixed(2)],
+    ['cold installer-amd64.tar (UKI + systemd-boot), total', `${ms(installer.total)} (${(installer.bytes / 1e6).toFixed(2)} MB)`],
+    ['same steps by hand (skopeo, mksquashfs, cpio, zstd, objcopy, tar, gzip)', ms(installerHand)],
+    ['  ratio factory cold / by hand', (installer.total / installerHand).toFixed(2)],
+    [`warm registry pull via factory Caddy (tag + digest manifests + blobs, ${PULLS} pulls)`, `${pullMBs.toFixed(0)} MB/s`],
+    ['same files, plain caddy file-server', `${plainPullMBs.toFixed(0)} MB/s`],
+    ['  ratio factory / plain', (pullMBs / plainPullMBs).toFixed(2)],
     ['cold metal-amd64.raw.zst (dual-boot, 4247 MiB), total', `${ms(diskCold.total)} (${(diskCold.bytes / 1e6).toFixed(1)} MB), first byte ${ms(diskCold.ttfb)}`],
     ['same disk steps with the bare tools', ms(diskHand)],
     ['  ratio factory cold / bare tools (goal <= 1.2)', (diskCold.total / diskHand).toFixed(2)],

@@ -38,7 +38,6 @@ describe('errors', () => {
     ['unknown schematic before a malformed version', () => img('aaaaaaaaaaaa', 'v1.5', 'metal-amd64.ssd'), 404, 'schematic ID "aaaaaaaaaaaa" not found'],
     ['malformed version before a bad path', () => img(plain, 'v1.5', 'metal-amd64.ssd'), 400, 'invalid version "v1.5": No Major.Minor.Patch elements found'],
     ['PXE: bad path, unknown version', () => fetch(`${edge.url}/pxe/${plain}/v1.99.0/metal-foo`), 400, 'error parsing profile from path: invalid architecture: "foo"'],
-    ['not built yet', () => img(plain, 'v1.12.0', 'installer-amd64.tar'), 501, null],
   ] as const)('%s', async (_n, req, status, text) => {
     const res = await req()
     expect(res.status).toBe(status)

@@ -88,7 +88,7 @@ describe('hostile asset requests', () => {
   }, 60_000)
 
   test('nothing was written outside the data directory layout', async () => {
-    const allowed = new Set(['artifacts', 'assets', 'by-url', 'cache', 'keys', 'public', 'schematics', 'tmp', 'work'])
+    const allowed = new Set(['artifacts', 'assets', 'by-url', 'cache', 'keys', 'oci', 'public', 'schematics', 'tmp', 'work'])
     for (const entry of readdirSync(edge.dataDir)) expect(allowed.has(entry) ? entry : `unexpected ${entry}`).toBe(entry)
     expect(readdirSync(join(edge.dataDir, 'by-url'))).toEqual([id])
     // no file or directory named after the probes anywhere a traversal could reach: the data
