@@ -10,11 +10,10 @@
  */
 import { lstat, readdir, readlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { InvalidInputError } from '../../src/errors.ts'
 import { guidFromLabel } from './gpt.ts'
 import { compareBytes } from './cpio.ts'
 import { createSparseFile } from './disk-file.ts'
-import { ioError } from './errors.ts'
+import { ImagerToolError, ioError } from './errors.ts'
 import { runTool, SOURCE_DATE_EPOCH } from './exec.ts'
 import { stageData, touchTree } from './stage.ts'
 
@@ -40,7 +39,8 @@ export async function xfsProtofile(root: string): Promise<string> {
     const names = (await readdir(dir)).sort(compareBytes)
     const subdirs: string[] = []
     for (const name of names) {
-      if (/[\s$]/.test(name) || name === '') throw new InvalidInputError(`cannot put ${JSON.stringify(name)} on the BOOT partition: names with spaces are not supported`)
+      // the protofile is whitespace-separated: such names come from an overlay installer, not the client
+      if (/[\s$]/.test(name) || name === '') throw new ImagerToolError(`cannot put ${JSON.stringify(name)} on the BOOT partition: names with spaces are not supported`)
       const p = join(dir, name)
       const st = await lstat(p)
       if (st.isDirectory()) subdirs.push(name)

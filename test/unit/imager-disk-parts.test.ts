@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile, chmod, open } from 'n
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { InvalidInputError } from '../../src/errors.ts'
+import { ImagerToolError } from '../../builder/imager/errors.ts'
 import { diskMetaValues, diskPartitions } from '../../builder/imager/disk-layout.ts'
 import { encodeAdv, metaPartitionHead, ADV_DATA_LENGTH } from '../../builder/imager/meta-partition.ts'
 import { grubConfig, patchBiosGrub } from '../../builder/imager/grub-disk.ts'
@@ -138,7 +139,7 @@ describe('files', () => {
       ].join('\n'),
     )
     await writeFile(join(root, 'has space'), 'x')
-    await expect(xfsProtofile(root)).rejects.toThrow(InvalidInputError)
+    await expect(xfsProtofile(root)).rejects.toThrow(ImagerToolError)
   })
 
   test('FAT32 unless the partition is too small for it with 4 KiB sectors', () => {
