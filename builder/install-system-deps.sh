@@ -26,6 +26,7 @@ arm64_grub_missing() {
 install_arm64_grub() {
   local tmp arch=(-o 'APT::Architectures::=amd64' -o 'APT::Architectures::=arm64')
   tmp=$(mktemp -d)
+  chown _apt "$tmp" 2>/dev/null || true # apt downloads as _apt
   apt-get "${arch[@]}" update -qq >&2
   (cd "$tmp" && apt-get "${arch[@]}" download -qq grub-efi-arm64-bin:arm64 >&2)
   dpkg-deb -x "$tmp"/grub-efi-arm64-bin_*_arm64.deb "$tmp/x"
