@@ -97,7 +97,6 @@ describe('builder in the edge process', () => {
       [`/progress/${'a'.repeat(64)}/${VERSION}/${ASSET}`, 404, `schematic ID "${'a'.repeat(64)}" not found`],
       [`/progress/${id}/v1.99.0/${ASSET}`, 404, 'version 1.99.0 is not available'],
       [`/progress/${id}/${VERSION}/metal-amd64.ssd`, 400, 'error parsing profile from path: invalid profile path: "metal-amd64.ssd"'],
-      [`/progress/${id}/${VERSION}/metal-amd64.iso`, 501, 'iso assets are not built by this factory yet'],
     ]
     for (const [path, status, reason] of cases) {
       const res = await fetch(`${edge.url}${path}`)
