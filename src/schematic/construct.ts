@@ -93,6 +93,8 @@ export class Constructor {
   private readonly activeAliases = new Set<YNode>()
   /** Keys already taken while merging (`<<`), or undefined outside a merge. */
   private mergedFields: Set<string> | undefined
+  /** Key identity → entry index of each general map under construction. */
+  private readonly anyMapIndex = new WeakMap<YamlAnyMap, Map<string, number>>()
 
   constructor(limits: Pick<ParseLimits, 'maxExpandedNodes'>) {
     this.maxExpanded = limits.maxExpandedNodes
@@ -390,8 +392,15 @@ export class Constructor {
     const merged = this.mergedFields
     this.mergedFields = undefined
     let mergeNode: YNode | undefined
-    const index = new Map<string, number>()
-    out.entries.forEach(([k], i) => index.set(keyIdentity(k), i))
+    // Kept per map: every merged mapping adds to the same map, and rebuilding the index for each
+    // one made `<<: [*a, *a, …]` into a large map quadratic.
+    let index = this.anyMapIndex.get(out)
+    if (!index) {
+      const fresh = new Map<string, number>()
+      out.entries.forEach(([k], i) => fresh.set(keyIdentity(k), i))
+      this.anyMapIndex.set(out, fresh)
+      index = fresh
+    }
     for (let i = 0; i < n.content.length; i += 2) {
       const k = n.content[i] as YNode
       const v = n.content[i + 1] as YNode

@@ -8,6 +8,8 @@ import type { YamlValue } from './types.ts'
 
 /** Go strconv.Quote (used by the duplicate-key message). */
 export function goQuote(s: string): string {
+  // Printable ASCII without quote or backslash is its own quoting (the usual case, and one pass).
+  if (/^[\x20\x21\x23-\x5b\x5d-\x7e]*$/.test(s)) return `"${s}"`
   let out = '"'
   for (const ch of s) {
     const cp = ch.codePointAt(0) ?? 0
@@ -50,8 +52,9 @@ export function goQuote(s: string): string {
 
 /** First 7 bytes of a long value, as the reference abbreviates values in type errors. */
 export function abbreviate(value: string): string {
-  const bytes = new TextEncoder().encode(value)
-  if (bytes.length <= 10) return value
+  if (value.length <= 10 && new TextEncoder().encode(value).length <= 10) return value
+  // Only the first 7 bytes are kept, and they come from the first 7 UTF-16 units at most.
+  const bytes = new TextEncoder().encode(value.slice(0, 10))
   return new TextDecoder().decode(bytes.slice(0, 7)) + '...'
 }
 

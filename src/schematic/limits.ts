@@ -57,7 +57,3 @@ export function depthError(limits: ParseLimits, m: Mark, kind: 'flow' | 'indent'
 export function countError(what: 'nodes' | 'anchors' | 'aliases', limit: number, m: Mark): InvalidInputError {
   return new InvalidInputError(`document exceeds the limit of ${limit} ${what} (at ${at(m)})`)
 }
-
-export function canonicalSizeError(limits: ParseLimits): InvalidInputError {
-  return new InvalidInputError(`canonical schematic exceeds the size limit of ${limits.maxCanonicalBytes} bytes`)
-}

@@ -94,9 +94,14 @@ function decode<T>(body: string | Uint8Array, limits: ParseLimits, fn: (root: Re
   }
 }
 
+/** Longest reason kept (the edge shows the first 1000 characters; keys can be a megabyte long). */
+const MAX_REASON = 4096
+
 function constructErrors(ctor: Constructor): void {
   const errors = ctor.errorList()
-  if (errors.length > 0) throw new InvalidInputError(`yaml: construct errors: ${errors.join('; ')}`)
+  if (errors.length === 0) return
+  const reason = `yaml: construct errors: ${errors.join('; ')}`
+  throw new InvalidInputError(reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON)}…` : reason)
 }
 
 /**
