@@ -13,6 +13,7 @@ import { FsSchematicStore } from '../src/store/fs-schematic-store.ts'
 import { OciSchematicStore } from '../src/store/oci-schematic-store.ts'
 import type { SchematicStore } from '../src/store/schematic-store.ts'
 import { SchematicService } from '../src/schematic/service.ts'
+import { SchematicParserPool } from '../src/schematic/worker-pool.ts'
 import { Catalog } from '../src/catalog/catalog.ts'
 import { RegistryImageSource } from '../src/catalog/registry-source.ts'
 import { RedisSharedCache, type SharedCache } from '../src/catalog/shared-cache.ts'
@@ -39,7 +40,15 @@ export function createSchematicStore(config: Config): SchematicStore {
 }
 
 export async function buildContext(config: Config, log: Logger): Promise<AppContext & { builder?: Builder; close(): Promise<void> }> {
-  const schematics = new SchematicService(createSchematicStore(config), log.child({ component: 'schematics' }))
+  const schematicLog = log.child({ component: 'schematics' })
+  // schematic bodies are parsed in worker threads, never on the event loop
+  const parser = new SchematicParserPool({
+    workers: config.schematics.parseWorkers,
+    timeoutMs: config.schematics.parseTimeoutMs,
+    maxQueue: config.schematics.parseQueue,
+    log: schematicLog,
+  })
+  const schematics = new SchematicService(createSchematicStore(config), schematicLog, parser)
   const shared: SharedCache | undefined = config.redisUrl ? new RedisSharedCache(config.redisUrl) : undefined
   const catalog = new Catalog({
     source: new RegistryImageSource(upstreamClient(config), join(resolve(config.dataDir), 'artifacts')),
@@ -73,6 +82,7 @@ export async function buildContext(config: Config, log: Logger): Promise<AppCont
     assets,
     builder,
     async close() {
+      await schematics.close()
       catalog.stop()
       await shared?.close()
       await builder?.close()
