@@ -78,6 +78,19 @@ function toSchematic(root: StructValue): Schematic {
   return s
 }
 
+const BREAKS = /\r\n|[\n\r\u0085\u2028\u2029]/g
+const BREAK_ESCAPES: Record<string, string> = { '\r\n': '\\r\\n', '\n': '\\n', '\r': '\\r', '\u0085': '\\u0085', '\u2028': '\\u2028', '\u2029': '\\u2029' }
+
+/**
+ * A reason is one line: values quoted in the reference's messages (`cannot construct !!str
+ * \`a⏎b\``, `field a⏎b not found`) keep their line breaks there, which would cut the reason at the
+ * break; they are written as escapes instead.
+ */
+function oneLineReason(err: InvalidInputError): InvalidInputError {
+  BREAKS.lastIndex = 0
+  return BREAKS.test(err.message) ? new InvalidInputError(err.message.replace(BREAKS, (b) => BREAK_ESCAPES[b] ?? ' ')) : err
+}
+
 /** Runs one decoding with the reference's error texts; any failure is an InvalidInputError. */
 function decode<T>(body: string | Uint8Array, limits: ParseLimits, fn: (root: ReturnType<typeof firstDocument>, ctor: Constructor) => T): T {
   try {
@@ -86,8 +99,8 @@ function decode<T>(body: string | Uint8Array, limits: ParseLimits, fn: (root: Re
     const root = firstDocument(text, limits)
     return fn(root, new Constructor(limits))
   } catch (err) {
-    if (err instanceof InvalidInputError) throw err
-    if (err instanceof FatalLoad) throw new InvalidInputError(err.message)
+    if (err instanceof InvalidInputError) throw oneLineReason(err)
+    if (err instanceof FatalLoad) throw oneLineReason(new InvalidInputError(err.message))
     // Recursion deeper than the engine's stack (a limit set above what the stack can hold).
     if (err instanceof RangeError) throw new InvalidInputError(`go-yaml load error in parser at <unknown position>: exceeded max depth of ${limits.maxDepth}`)
     throw err
