@@ -4,7 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { InvalidInputError } from '../../src/errors.ts'
-import { canonicalize, emitCanonical } from '../../src/schematic/index.ts'
+import { silentLogger } from '../../src/log.ts'
+import { canonicalize, emitCanonical, type Schematic } from '../../src/schematic/index.ts'
+import { INLINE_PARSE_CHARS, SchematicService, type SchematicParser } from '../../src/schematic/service.ts'
 import { ParserBusyError, SchematicParserPool } from '../../src/schematic/worker-pool.ts'
 
 const big = (): string => {
@@ -112,5 +114,36 @@ describe('budget and queue', () => {
     for (const err of [await running, await waiting, await rejectionOf(pool.canonicalize('{}'))]) {
       expect(err).toBeInstanceOf(ParserBusyError)
     }
+  }, 60_000)
+})
+
+describe('SchematicService with the pool', () => {
+  test('bodies are parsed by the pool; stored schematics too, unless they are small', async () => {
+    const pool = new SchematicParserPool({ workers: 1, timeoutMs: 30_000, maxQueue: 4 })
+    const calls = { canonicalize: 0, parse: 0 }
+    const parser: SchematicParser = {
+      canonicalize: (b) => (calls.canonicalize++, pool.canonicalize(b)),
+      parse: (t) => (calls.parse++, pool.parse(t)),
+      close: () => pool.close(),
+    }
+    const data = new Map<string, Uint8Array>()
+    const store = { get: async (id: string) => data.get(id) ?? null, has: async (id: string) => data.has(id), put: async (id: string, b: Uint8Array) => void data.set(id, b) }
+    const service = new SchematicService(store, silentLogger, parser)
+    try {
+      const small = await service.create('customization: {extraKernelArgs: [a]}')
+      const options = Array.from({ length: 2000 }, (_, i) => `k${i}: {f: 1.0, t: 2024-01-01}`).join(', ')
+      const large = await service.create(`overlay: {image: x, name: y, options: {${options}}}`)
+      expect(calls).toEqual({ canonicalize: 2, parse: 0 })
+      expect(large.canonical.length).toBeGreaterThan(INLINE_PARSE_CHARS)
+
+      expect((await service.get(small.id))?.schematic.customization.extraKernelArgs).toEqual(['a'])
+      expect(calls.parse).toBe(0)
+      const got = await service.get(large.id)
+      expect(calls.parse).toBe(1)
+      expect(emitCanonical(got?.schematic as Schematic)).toBe(large.canonical)
+    } finally {
+      await service.close()
+    }
+    expect(await rejectionOf(pool.canonicalize('{}'))).toBeInstanceOf(ParserBusyError)
   }, 60_000)
 })
