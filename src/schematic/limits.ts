@@ -37,6 +37,20 @@ export const DEFAULT_PARSE_LIMITS: Readonly<ParseLimits> = Object.freeze({
   maxCanonicalBytes: 4 * 1024 * 1024,
 })
 
+/**
+ * For reading stored schematics back: canonical YAML written by a factory (this one, an older
+ * version of it, or the reference sharing an OCI store) has no anchors and was bounded when it was
+ * created, so only the nesting limit (which guards the recursion) still applies; the time budget
+ * of the parser pool bounds the rest.
+ */
+export const STORED_PARSE_LIMITS: Readonly<Partial<ParseLimits>> = Object.freeze({
+  maxNodes: Number.POSITIVE_INFINITY,
+  maxAnchors: Number.POSITIVE_INFINITY,
+  maxAliases: Number.POSITIVE_INFINITY,
+  maxExpandedNodes: Number.POSITIVE_INFINITY,
+  maxCanonicalBytes: Number.POSITIVE_INFINITY,
+})
+
 export function withDefaults(limits: Partial<ParseLimits> | undefined): ParseLimits {
   return { ...DEFAULT_PARSE_LIMITS, ...limits }
 }

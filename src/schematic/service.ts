@@ -12,6 +12,7 @@ import type { SchematicStore } from '../store/schematic-store.ts'
 import { isSchematicId } from '../store/schematic-store.ts'
 import { AuthenticationRequiredError } from '../errors.ts'
 import { canonicalize } from './index.ts'
+import { STORED_PARSE_LIMITS } from './limits.ts'
 import { parseSchematic } from './parse.ts'
 import type { Schematic } from './types.ts'
 
@@ -39,7 +40,7 @@ export interface SchematicParser {
 /** Parses on the calling thread: for tools and tests, not for a server. */
 export const inlineParser: SchematicParser = {
   canonicalize: async (body) => canonicalize(body),
-  parse: async (canonical) => parseSchematic(canonical),
+  parse: async (canonical) => parseSchematic(canonical, STORED_PARSE_LIMITS),
 }
 
 /** Stored schematics up to this size are parsed in place (a few milliseconds at most). */
@@ -76,7 +77,7 @@ export class SchematicService {
     if (!bytes) return null
     this.counters.reads++
     const canonical = this.decoder.decode(bytes)
-    const schematic = canonical.length <= INLINE_PARSE_CHARS ? parseSchematic(canonical) : await this.parser.parse(canonical)
+    const schematic = canonical.length <= INLINE_PARSE_CHARS ? parseSchematic(canonical, STORED_PARSE_LIMITS) : await this.parser.parse(canonical)
     if (schematic.owner) throw new AuthenticationRequiredError('authentication required to access this schematic')
     return { id, canonical, schematic }
   }

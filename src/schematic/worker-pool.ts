@@ -7,7 +7,7 @@
  */
 import { FactoryError, InvalidInputError } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import { withDefaults, type ParseLimits } from './limits.ts'
+import { STORED_PARSE_LIMITS, withDefaults, type ParseLimits } from './limits.ts'
 import type { Schematic } from './types.ts'
 import { schematicFromWire, type WireSchematic } from './wire.ts'
 
@@ -88,9 +88,9 @@ export class SchematicParserPool {
     return { id: reply.id, canonical: reply.canonical }
   }
 
-  /** Decodes stored canonical YAML, in a worker. */
+  /** Decodes stored canonical YAML, in a worker (with the limits for stored schematics). */
   async parse(text: string): Promise<Schematic> {
-    const reply = await this.submit({ op: 'parse', body: text, limits: this.limits })
+    const reply = await this.submit({ op: 'parse', body: text, limits: { ...this.limits, ...STORED_PARSE_LIMITS } })
     if (!('op' in reply) || reply.op !== 'parse') throw new Error('parser worker answered the wrong request')
     return schematicFromWire(reply)
   }

@@ -69,6 +69,21 @@ describe('answers', () => {
   }, 60_000)
 })
 
+describe('limits', () => {
+  test('bodies get the configured limits; stored schematics only the nesting limit', async () => {
+    const pool = new SchematicParserPool({ workers: 1, timeoutMs: 30_000, maxQueue: 4, limits: { maxNodes: 100 } })
+    try {
+      const body = `customization: {extraKernelArgs: [${Array(200).fill('a').join(', ')}]}`
+      expect((await rejectionOf(pool.canonicalize(body))).message).toMatch(/^document exceeds the limit of 100 nodes/)
+      // e.g. written before the limits existed, or by another factory sharing the store
+      const stored = canonicalize(body).canonical
+      expect((await pool.parse(stored)).customization.extraKernelArgs).toHaveLength(200)
+    } finally {
+      await pool.close()
+    }
+  }, 60_000)
+})
+
 describe('budget and queue', () => {
   test('a parse over its budget costs the worker, and the next request is served', async () => {
     const pool = new SchematicParserPool({ workers: 1, timeoutMs: 100, maxQueue: 4 })
