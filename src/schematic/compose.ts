@@ -9,7 +9,7 @@ import type { Document } from 'yaml'
 import { InvalidInputError } from '../errors.ts'
 import { countError, depthError, type Mark, type ParseLimits } from './limits.ts'
 import { fatal, oneLine } from './load-error.ts'
-import { MAP, resolve, SEQ, STR } from './resolve.ts'
+import { MAP, MERGE, resolve, SEQ, STR } from './resolve.ts'
 
 export interface YNode {
   kind: 'scalar' | 'seq' | 'map' | 'alias'
@@ -174,6 +174,42 @@ class TreeBuilder {
     }
     throw fatal('composer', fallback.line, fallback.col, 'unsupported YAML node')
   }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Node predicates (the reference's view of a node's tag)
+
+export function indicatedString(n: YNode): boolean {
+  return n.kind === 'scalar' && (n.tag === STR || ((n.tag === '' || n.tag === '!') && n.quoted))
+}
+
+export function shortTagOf(n: YNode): string {
+  if (indicatedString(n)) return STR
+  if (n.tag === '' || n.tag === '!') {
+    switch (n.kind) {
+      case 'map':
+        return MAP
+      case 'seq':
+        return SEQ
+      case 'alias':
+        return n.alias ? shortTagOf(n.alias) : ''
+      case 'scalar':
+        return STR
+    }
+  }
+  return n.tag
+}
+
+export function isMerge(n: YNode): boolean {
+  return n.kind === 'scalar' && n.tag === MERGE
+}
+
+export function isStringMap(n: YNode): boolean {
+  for (let i = 0; i < n.content.length; i += 2) {
+    const tag = shortTagOf(n.content[i] as YNode)
+    if (tag !== STR && tag !== MERGE) return false
+  }
+  return true
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -3,15 +3,15 @@
  * schematic struct (strict fields, unique keys, YAML 1.1-flavoured scalars, merges, aliases) and
  * collects its construct errors.
  */
-import { InvalidInputError } from '../errors.ts'
-import type { YNode } from './compose.ts'
+import { indicatedString, isMerge, isStringMap, shortTagOf, type YNode } from './compose.ts'
 import { abbreviate, goQuote, goSharpV, isStringMapObject } from './go-text.ts'
+import { decodeBase64, keyIdentity, toYamlScalar } from './go-values.ts'
 import type { ParseLimits } from './limits.ts'
 import { fatal, FatalLoad } from './load-error.ts'
 import { BINARY, BOOL, FLOAT, INT, MAP, MERGE, NULL, OLD_BOOL_FALSE, OLD_BOOL_TRUE, resolve, ResolveError, SEQ, STR, TIMESTAMP } from './resolve.ts'
 import type { Resolved } from './resolve.ts'
 import { T_ANY, T_STRING, typeName, type Target } from './targets.ts'
-import { YamlAnyMap, YamlFloat, YamlTimestamp } from './types.ts'
+import { YamlAnyMap } from './types.ts'
 import type { BootloaderKind, YamlValue } from './types.ts'
 
 /** Construct errors reported at most (the reference reports all of them). */
@@ -30,59 +30,6 @@ const BOOTLOADERS: ReadonlySet<string> = new Set(['none', 'dual-boot', 'sd-boot'
 const UINT8_MAX = 255n
 const UINT64_MAX = (1n << 64n) - 1n
 
-
-function decodeBase64(value: string): string | undefined {
-  const s = value.replace(/[\r\n]/g, '')
-  if (s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) return undefined
-  let bytes: Uint8Array
-  try {
-    bytes = Uint8Array.from(atob(s), (c) => c.charCodeAt(0))
-  } catch {
-    return undefined
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
-  } catch {
-    throw new InvalidInputError('!!binary data that is not valid UTF-8 text is not supported')
-  }
-}
-
-/** Canonical identity of a Go map key, for merge bookkeeping. */
-let nanCounter = 0
-function keyIdentity(v: YamlValue): string {
-  if (v === null) return 'n'
-  if (typeof v === 'boolean') return `b:${v}`
-  if (typeof v === 'string') return `s:${v}`
-  if (typeof v === 'bigint') return `i:${v}`
-  if (typeof v === 'number') {
-    if (Number.isSafeInteger(v)) return `i:${v}`
-    if (Number.isNaN(v)) return `nan:${nanCounter++}`
-    return `f:${v}`
-  }
-  if (v instanceof YamlFloat) return `f:${Object.is(v.value, -0) ? '-0' : v.value}`
-  if (v instanceof YamlTimestamp) return `t:${v.text}`
-  return `o:${nanCounter++}`
-}
-
-function toYamlScalar(r: Resolved): YamlValue {
-  switch (r.t) {
-    case 'null':
-    case 'merge':
-      return null
-    case 'bool':
-      return r.v
-    case 'int':
-      return r.v >= BigInt(Number.MIN_SAFE_INTEGER) && r.v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(r.v) : r.v
-    case 'uint':
-      return r.v
-    case 'float':
-      return Number.isInteger(r.v) ? new YamlFloat(r.v) : r.v
-    case 'str':
-      return r.v
-    case 'timestamp':
-      return new YamlTimestamp(r.v.text)
-  }
-}
 
 export class Constructor {
   private readonly maxExpanded: number
@@ -472,38 +419,4 @@ export class Constructor {
     this.mergedFields = saved
   }
 
-}
-
-
-function indicatedString(n: YNode): boolean {
-  return n.kind === 'scalar' && (n.tag === STR || ((n.tag === '' || n.tag === '!') && n.quoted))
-}
-
-function shortTagOf(n: YNode): string {
-  if (indicatedString(n)) return STR
-  if (n.tag === '' || n.tag === '!') {
-    switch (n.kind) {
-      case 'map':
-        return MAP
-      case 'seq':
-        return SEQ
-      case 'alias':
-        return n.alias ? shortTagOf(n.alias) : ''
-      case 'scalar':
-        return STR
-    }
-  }
-  return n.tag
-}
-
-function isMerge(n: YNode): boolean {
-  return n.kind === 'scalar' && n.tag === MERGE
-}
-
-function isStringMap(n: YNode): boolean {
-  for (let i = 0; i < n.content.length; i += 2) {
-    const tag = shortTagOf(n.content[i] as YNode)
-    if (tag !== STR && tag !== MERGE) return false
-  }
-  return true
 }

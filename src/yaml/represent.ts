@@ -4,7 +4,8 @@
  * order (keys sorted "naturally", keys of different types by Go kind).
  */
 import { formatGoFloat, INT64_MAX } from './resolve.ts'
-import { codePoints, intNode, plainScalar, strNode, type Node } from './emitter.ts'
+import { intNode, plainScalar, strNode, type Node } from './emitter.ts'
+import { codePoints } from './scalar-analysis.ts'
 import { YamlAnyMap, YamlFloat, YamlTimestamp, type YamlValue } from '../schematic/types.ts'
 
 // ------------------------------------------------------------------------------------------------
