@@ -218,6 +218,14 @@ export function isStringMap(n: YNode): boolean {
 /** Lexer tokens that may follow the first document without starting the next one. */
 const TRIVIA: ReadonlySet<string | null> = new Set(['newline', 'space', 'comment', 'doc-end', 'doc-mode', 'byte-order-mark'])
 
+/** Tokens that do not change what the next token means. */
+const SKIPPED: ReadonlySet<string | null> = new Set(['newline', 'space', 'comment'])
+
+/** Tokens that end a node: a `:` after one of them has a key. */
+const ENDS_NODE: ReadonlySet<string> = new Set(['scalar-text', 'single-quoted-scalar', 'double-quoted-scalar', 'alias', 'flow-seq-end', 'flow-map-end'])
+
+const at = (m: Mark): string => `L${m.line}.C${m.col}`
+
 const COMPOSE_OPTIONS = { schema: 'failsafe', resolveKnownTags: false, uniqueKeys: false, prettyErrors: false } as const
 
 /**
@@ -234,6 +242,8 @@ function composeFirst(text: string, limits: ParseLimits, lc: LineCounter): Docum
   let anchors = 0
   let aliases = 0
   let scalarText = false
+  /** Type of the last token that is not white space or a comment. */
+  let previous: string | null = null
   const mark = (): Mark => lc.linePos(parser.offset)
   const feed = (tokens: Generator<CST.Token>): void => {
     for (const token of tokens) {
@@ -253,6 +263,22 @@ function composeFirst(text: string, limits: ParseLimits, lc: LineCounter): Docum
       break
     }
     switch (type) {
+      case 'comma':
+        // An empty flow entry is never valid YAML, and the library would build an error object for
+        // each of a megabyte of commas before reporting the first.
+        if (previous === 'comma' || previous === 'flow-seq-start' || previous === 'flow-map-start') {
+          throw new InvalidInputError(`go-yaml load error in parser (while parsing a flow node) at ${at(mark())}: did not find expected node content`)
+        }
+        // `,` after `:`: an empty value
+        nodes += previous === 'map-value-ind' ? 2 : 1
+        if (nodes > limits.maxNodes) throw countError('nodes', limits.maxNodes, mark())
+        break
+      case 'map-value-ind':
+        // `:` with no key before it: an empty key, and in a flow sequence a single-pair map, nodes
+        // the lexer has no token for (`[: , : , …]` is a sequence of maps)
+        nodes += previous !== null && ENDS_NODE.has(previous) ? 1 : 3
+        if (nodes > limits.maxNodes) throw countError('nodes', limits.maxNodes, mark())
+        break
       case 'scalar':
       case 'single-quoted-scalar':
       case 'double-quoted-scalar':
@@ -270,6 +296,7 @@ function composeFirst(text: string, limits: ParseLimits, lc: LineCounter): Docum
         if (++anchors > limits.maxAnchors) throw countError('anchors', limits.maxAnchors, mark())
         break
     }
+    if (!SKIPPED.has(type)) previous = type
     feed(parser.next(lexeme))
     // The parser's stack holds the document, the open collections and at most one scalar.
     if (parser.stack.length > limits.maxDepth + 2) {

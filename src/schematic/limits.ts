@@ -16,7 +16,12 @@ export interface ParseLimits {
    * "exceeded max depth of 10000"; we use the same words with a lower number.
    */
   maxDepth: number
-  /** Scalars, aliases, collections and collection entries in the first document. */
+  /**
+   * Scalars, aliases, collections and collection entries in the first document. Entries are
+   * counted by their indicators (`-`, `?`, `:`, `,`), and the empty keys and values YAML allows
+   * (`[: , : ]`) count as nodes too: a block mapping entry `key: value` counts 3, a JSON member
+   * `"key": "value",` 4.
+   */
   maxNodes: number
   /** Anchors (`&a`) in the first document. */
   maxAnchors: number

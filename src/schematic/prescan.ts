@@ -150,12 +150,15 @@ export function prescan(text: string, limits: ParseLimits): void {
           continue
         }
       } else if (c === 0x2c && flow > 0) {
+        // entries are counted by their separators too: `[: , : , …]` has no other token per node
+        node(k)
         nodeStart = true
         k++
         continue
       } else if (c === 0x3a) {
         const next = text.charCodeAt(k + 1)
         if (isBlankOrEnd(next) || (flow > 0 && isFlowIndicator(next))) {
+          node(k)
           nodeStart = true
           k++
           continue
@@ -175,6 +178,7 @@ export function prescan(text: string, limits: ParseLimits): void {
           nodeStart = false
           // JSON style: a value indicator may follow a quoted key directly
           if (text.charCodeAt(k) === 0x3a) {
+            node(k)
             nodeStart = true
             k++
           }

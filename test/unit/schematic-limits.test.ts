@@ -114,7 +114,30 @@ describe('node, anchor and alias counts', () => {
   test('the token-stream counts agree with a configured limit', () => {
     const limits: Partial<ParseLimits> = { maxNodes: 50 }
     expect(rejection(() => parseSchematic(inOptions(list(60)), limits))).toMatch(/limit of 50 nodes/)
-    expect(parseSchematic(inOptions(list(30)), limits).overlay?.options?.a).toHaveLength(30)
+    expect(parseSchematic(inOptions(list(10)), limits).overlay?.options?.a).toHaveLength(10)
+  })
+
+  test('empty entries count: a megabyte of `: ,` is refused by the pre-scan', () => {
+    // found by measuring: each `: ` in a flow sequence is a map with an empty key and value, and
+    // none of them has a scalar token
+    const body = inOptions(`[${': ,'.repeat(340_000)}]`)
+    expect(body.length).toBeLessThan(1024 * 1024)
+    expect(rejection(() => prescan(body, L))).toMatch(/^document exceeds the limit of 200000 nodes/)
+    expect(rejection(() => parseSchematic(inOptions(`[${': ,'.repeat(100)}]`), { maxNodes: 100 }))).toMatch(/^document exceeds the limit of 100 nodes/)
+  })
+
+  test('empty flow entries are refused at the first one', () => {
+    // the YAML library reports them only after building an error object for each of them
+    expect(rejection(() => parseSchematic(inOptions(`[a${','.repeat(1_000_000)}]`)))).toMatch(/^document exceeds the limit of 200000 nodes/)
+    const commas = inOptions(`[a${','.repeat(150_000)}]`)
+    expect(() => prescan(commas, L)).not.toThrow()
+    expect(rejection(() => parseSchematic(commas))).toBe('go-yaml load error in parser (while parsing a flow node) at L1.C46: did not find expected node content')
+    for (const body of ['[,]', '{a: 1, , b: 2}', '[a,\n  # c\n  ,]', '{,}']) {
+      expect(rejection(() => parseSchematic(inOptions(body)))).toMatch(/did not find expected node content$/)
+    }
+    // a trailing comma and an anchored empty entry are fine
+    expect(parseSchematic(inOptions('[a, b,]')).overlay?.options?.a).toEqual(['a', 'b'])
+    expect(parseSchematic(inOptions('[&x , b]')).overlay?.options?.a).toEqual([null, 'b'])
   })
 })
 
