@@ -3,7 +3,8 @@
  * parser, one request each at a time. A parse over its time budget costs that worker, not the
  * process: the worker is terminated and replaced, and the request gets a 400 naming the budget.
  * Requests wait in a bounded queue; beyond it they get a 503 at once, so a flood of bodies cannot
- * pile up memory or latency.
+ * pile up memory or latency. Large bodies (which take a worker up to a second) never hold every
+ * worker: one is kept for small ones, which take a millisecond, so they are not stuck behind them.
  */
 import { FactoryError, InvalidInputError } from '../errors.ts'
 import type { Logger } from '../log.ts'
@@ -53,8 +54,12 @@ export interface ParserPoolStats {
   crashes: number
 }
 
+/** Bodies above this many bytes (or characters) are "large" (see the lane rule above). */
+export const LARGE_BODY = 64 * 1024
+
 interface Pending {
   request: Omit<WorkerRequest, 'seq'>
+  large: boolean
   resolve(reply: WorkerReply): void
   reject(err: Error): void
 }
@@ -74,6 +79,7 @@ export class SchematicParserPool {
   private seq = 0
   private closed = false
   private readonly counts = { timeouts: 0, rejected: 0, crashes: 0 }
+  private readonly readyWaiters: (() => void)[] = []
 
   constructor(private readonly opts: ParserPoolOptions) {
     if (!(opts.workers >= 1) || !(opts.timeoutMs > 0) || !(opts.maxQueue >= 0)) throw new RangeError('parser pool: workers ≥ 1, timeout > 0, queue ≥ 0')
@@ -95,6 +101,13 @@ export class SchematicParserPool {
     return schematicFromWire(reply)
   }
 
+  /** Resolves once every worker has started (requests sent before simply wait for them). */
+  async ready(): Promise<void> {
+    while (!this.closed && !this.slots.every((s) => s.ready)) {
+      await new Promise<void>((resolve) => this.readyWaiters.push(resolve))
+    }
+  }
+
   stats(): ParserPoolStats {
     return { workers: this.slots.length, busy: this.slots.filter((s) => s.job).length, queued: this.queue.length, ...this.counts }
   }
@@ -103,6 +116,7 @@ export class SchematicParserPool {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    for (const wake of this.readyWaiters.splice(0)) wake()
     const gone = new ParserBusyError('the schematic parser is shutting down')
     for (const p of this.queue.splice(0)) p.reject(gone)
     for (const slot of this.slots) {
@@ -117,14 +131,17 @@ export class SchematicParserPool {
 
   private submit(request: Omit<WorkerRequest, 'seq'>): Promise<WorkerReply> {
     if (this.closed) return Promise.reject(new ParserBusyError('the schematic parser is shutting down'))
-    const idle = this.slots.some((s) => s.ready && !s.job)
-    if (!idle && this.queue.length >= this.opts.maxQueue) {
-      this.counts.rejected++
-      return Promise.reject(new ParserBusyError(`too many schematics are being parsed (${this.opts.workers} parsing, ${this.queue.length} waiting, the queue limit); retry later`))
-    }
     return new Promise<WorkerReply>((resolve, reject) => {
-      this.queue.push({ request, resolve, reject })
+      const pending: Pending = { request, large: request.body.length > LARGE_BODY, resolve, reject }
+      this.queue.push(pending)
       this.dispatch()
+      // not taken by a worker and no room to wait: refused at once
+      if (this.queue.length > this.opts.maxQueue && this.queue.at(-1) === pending) {
+        this.queue.pop()
+        this.counts.rejected++
+        const busy = this.slots.filter((s) => s.job).length
+        reject(new ParserBusyError(`too many schematics are being parsed (${busy} parsing, ${this.queue.length} waiting, the queue limit); retry later`))
+      }
     }).then((reply) => {
       if ('ok' in reply && !reply.ok) throw reply.status === 400 ? new InvalidInputError(reply.message) : new Error(`schematic parser: ${reply.message}`)
       return reply
@@ -132,10 +149,15 @@ export class SchematicParserPool {
   }
 
   private dispatch(): void {
+    const maxLarge = Math.max(1, this.slots.length - 1)
     for (const slot of this.slots) {
       if (this.queue.length === 0) return
       if (!slot.ready || slot.job) continue
-      const next = this.queue.shift() as Pending
+      // first come, first served, except that large bodies leave one worker to the small ones
+      const largeRunning = this.slots.filter((s) => s.job?.large).length
+      const at = this.queue.findIndex((p) => !p.large || largeRunning < maxLarge)
+      if (at < 0) return
+      const [next] = this.queue.splice(at, 1) as [Pending]
       const seq = ++this.seq
       const timer = setTimeout(() => this.expire(slot, seq), this.opts.timeoutMs)
       slot.job = { ...next, seq, timer }
@@ -155,6 +177,7 @@ export class SchematicParserPool {
       const reply = event.data
       if ('ready' in reply) {
         s.ready = true
+        for (const wake of this.readyWaiters.splice(0)) wake()
       } else if (s.job && s.job.seq === reply.seq) {
         clearTimeout(s.job.timer)
         const job = s.job

@@ -7,7 +7,7 @@ import { InvalidInputError } from '../../src/errors.ts'
 import { silentLogger } from '../../src/log.ts'
 import { canonicalize, emitCanonical, type Schematic } from '../../src/schematic/index.ts'
 import { INLINE_PARSE_CHARS, SchematicService, type SchematicParser } from '../../src/schematic/service.ts'
-import { ParserBusyError, SchematicParserPool } from '../../src/schematic/worker-pool.ts'
+import { LARGE_BODY, ParserBusyError, SchematicParserPool } from '../../src/schematic/worker-pool.ts'
 
 const big = (): string => {
   let s = 'overlay:\n  image: siderolabs/sbc-raspberrypi\n  name: rpi_generic\n  options:\n'
@@ -115,6 +115,30 @@ describe('budget and queue', () => {
       const id = canonicalize(body).id
       expect((await running).id).toBe(id)
       expect((await waiting).id).toBe(id)
+    } finally {
+      await pool.close()
+    }
+  }, 60_000)
+
+  test('large bodies leave a worker to small ones, and wait in the queue too', async () => {
+    const pool = new SchematicParserPool({ workers: 2, timeoutMs: 30_000, maxQueue: 1 })
+    try {
+      await pool.ready()
+      const large = `customization: {extraKernelArgs: [${Array(20_000).fill('abcd').join(', ')}]}`
+      expect(large.length).toBeGreaterThan(LARGE_BODY)
+      const first = pool.canonicalize(large)
+      const second = pool.canonicalize(large)
+      expect(pool.stats()).toMatchObject({ busy: 1, queued: 1 })
+      // a worker is idle, but not for a large body: the queue is full
+      const refused = await rejectionOf(pool.canonicalize(large))
+      expect(refused).toBeInstanceOf(ParserBusyError)
+      // the small one goes straight to the idle worker
+      const small = pool.canonicalize('customization: {extraKernelArgs: [a]}')
+      expect(pool.stats()).toMatchObject({ busy: 2, queued: 1, rejected: 1 })
+      expect((await small).id).toBe(canonicalize('customization: {extraKernelArgs: [a]}').id)
+      const id = canonicalize(large).id
+      expect((await first).id).toBe(id)
+      expect((await second).id).toBe(id)
     } finally {
       await pool.close()
     }
