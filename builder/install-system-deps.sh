@@ -5,8 +5,8 @@
 #            chromium, QEMU with OVMF and the iPXE ROMs)
 set -euo pipefail
 mode=${1:-runtime}
-RUNTIME="caddy squashfs-tools cpio xz-utils zstd kmod xorriso mtools dosfstools gdisk qemu-utils systemd-boot-efi binutils sbsigntool openssl ca-certificates"
-TEST="docker-registry skopeo umoci redis-server chromium qemu-system-x86 ovmf ipxe-qemu busybox-static curl"
+RUNTIME="caddy squashfs-tools cpio xz-utils zstd kmod xorriso mtools dosfstools gdisk qemu-utils systemd-boot-efi binutils sbsigntool openssl ca-certificates grub-pc-bin grub-efi-amd64-bin grub-common efitools"
+TEST="docker-registry skopeo umoci podman redis-server chromium qemu-system-x86 ovmf ipxe-qemu busybox-static curl genisoimage"
 case "$mode" in
   runtime) pkgs="$RUNTIME" ;;
   test) pkgs="$RUNTIME $TEST" ;;

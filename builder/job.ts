@@ -1,7 +1,7 @@
 /** Builder-side job types; the job itself is defined in src/asset/job.ts (shared with the edge). */
 import type { BuildJob } from '../src/asset/job.ts'
 
-export { BuildJobSchema, type BuildJob } from '../src/asset/job.ts'
+export type { BuildJob } from '../src/asset/job.ts'
 
 /** Runs one build, writing the asset progressively to `outputPath`. */
 export type RunBuild = (job: BuildJob, outputPath: string, signal: AbortSignal) => Promise<void>

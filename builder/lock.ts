@@ -10,6 +10,8 @@
 import Redis from 'ioredis'
 import { randomBytes } from 'node:crypto'
 
+export type WakeReason = 'message' | 'free' | 'timeout'
+
 export interface LockHandle {
   /**
    * Releases the lock. `failure` (a build that failed because of its input) is kept for a short
@@ -21,8 +23,12 @@ export interface LockHandle {
 export interface BuildLock {
   /** Takes the lock for `key`, or returns null when another node holds it. */
   tryAcquire(key: string): Promise<LockHandle | null>
-  /** Resolves when the lock for `key` is no longer held (released or expired), or after `timeoutMs`. */
-  waitForRelease(key: string, timeoutMs: number): Promise<void>
+  /**
+   * Resolves when the lock for `key` is no longer held, saying how that was noticed: `message` (the
+   * holder's completion message), `free` (found free by checking the key: expired, or a message
+   * was missed) or `timeout` (still held after `timeoutMs`).
+   */
+  waitForRelease(key: string, timeoutMs: number): Promise<WakeReason>
   /** The input failure the last holder of `key` published, if any (recent only). */
   lastFailure(key: string): Promise<string | null>
   close(): Promise<void>
@@ -32,7 +38,9 @@ export class LocalLock implements BuildLock {
   async tryAcquire(): Promise<LockHandle> {
     return { release: async () => {} }
   }
-  async waitForRelease(): Promise<void> {}
+  async waitForRelease(): Promise<WakeReason> {
+    return 'free'
+  }
   async lastFailure(): Promise<null> {
     return null
   }
@@ -48,12 +56,21 @@ const FAILURE_TTL_MS = 30_000
 export class RedisLock implements BuildLock {
   private readonly redis: Redis
   private readonly sub: Redis
-  private readonly waiters = new Map<string, Set<() => void>>()
+  private readonly waiters = new Map<string, Set<(reason: WakeReason) => void>>()
   private subscribed: Promise<unknown> | undefined
 
   constructor(
     url: string,
-    private readonly opts: { ttlMs: number; prefix?: string } = { ttlMs: 30_000 },
+    private readonly opts: {
+      ttlMs: number
+      prefix?: string
+      /**
+       * How often a waiter checks the key itself (default 500 ms): the fallback for a holder that
+       * died (its key expires, nobody publishes) and for a missed message. Tests set it high so
+       * only pub/sub can wake a waiter.
+       */
+      pollMs?: number
+    } = { ttlMs: 30_000 },
   ) {
     this.redis = new Redis(url, { maxRetriesPerRequest: 2 })
     this.sub = new Redis(url, { maxRetriesPerRequest: 2 })
@@ -78,7 +95,7 @@ export class RedisLock implements BuildLock {
     const set = this.waiters.get(key)
     if (!set) return
     this.waiters.delete(key)
-    for (const fn of set) fn()
+    for (const fn of set) fn('message')
   }
 
   async tryAcquire(key: string): Promise<LockHandle | null> {
@@ -104,17 +121,18 @@ export class RedisLock implements BuildLock {
     }
   }
 
-  async waitForRelease(key: string, timeoutMs: number): Promise<void> {
-    // a failed SUBSCRIBE (Redis down for a moment) must not poison every later wait
+  async waitForRelease(key: string, timeoutMs: number): Promise<WakeReason> {
+    // a failed SUBSCRIBE (Redis down for a moment) must not poison every later wait; once it
+    // succeeded, ioredis re-subscribes by itself after a reconnect (autoResubscribe)
     this.subscribed ??= this.sub.subscribe(CHANNEL).catch((err: unknown) => {
       this.subscribed = undefined
       throw err
     })
     await this.subscribed.catch(() => {}) // without the message we still poll the key below
     const k = this.lockKey(key)
-    await new Promise<void>((resolve) => {
+    return new Promise<WakeReason>((resolve) => {
       let done = false
-      const finish = () => {
+      const finish = (reason: WakeReason) => {
         if (done) return
         done = true
         clearTimeout(timer)
@@ -122,16 +140,15 @@ export class RedisLock implements BuildLock {
         const set = this.waiters.get(key)
         set?.delete(finish)
         if (set?.size === 0) this.waiters.delete(key)
-        resolve()
+        resolve(reason)
       }
       const set = this.waiters.get(key) ?? new Set()
       set.add(finish)
       this.waiters.set(key, set)
-      const timer = setTimeout(finish, timeoutMs)
-      const poll = setInterval(() => {
-        void this.redis.exists(k).then((n) => n === 0 && finish(), () => {})
-      }, 500)
-      void this.redis.exists(k).then((n) => n === 0 && finish(), () => {})
+      const timer = setTimeout(() => finish('timeout'), timeoutMs)
+      const check = () => void this.redis.exists(k).then((n) => n === 0 && finish('free'), () => {})
+      const poll = setInterval(check, this.opts.pollMs ?? 500)
+      check()
     })
   }
 

@@ -12,6 +12,7 @@ import type { BuildLock } from './lock.ts'
 import { Semaphore } from './semaphore.ts'
 import { BUILD_BUCKETS, Histogram, Registry } from '../src/metrics.ts'
 import { BuildInputError, type BuildJob, type RunBuild } from './job.ts'
+import { ProgressHub, type FileWatch } from './progress.ts'
 
 export type AssetResult =
   | { kind: 'file'; meta: AssetMeta; path: string }
@@ -42,6 +43,8 @@ export interface BuildManagerOptions {
   concurrency: number
   timeoutMs: number
   log: Logger
+  /** where build progress is reported (shared through Redis when configured); a local hub by default */
+  progress?: ProgressHub
 }
 
 export class BuildManager {
@@ -51,9 +54,12 @@ export class BuildManager {
   readonly queueSeconds = new Histogram('image_factory_build_queue_wait_seconds', 'Time a build waited for a free build slot.', BUILD_BUCKETS)
   private readonly inflight = new Map<string, Flight>()
   private readonly sem: Semaphore
+  /** build progress per cache key (queued, building, done, failed), for the UI */
+  readonly progress: ProgressHub
 
   constructor(private readonly opts: BuildManagerOptions) {
     this.sem = new Semaphore(opts.concurrency)
+    this.progress = opts.progress ?? new ProgressHub({ log: opts.log })
   }
 
   /** Registers this builder's metrics (Prometheus) in `registry`. */
@@ -70,6 +76,11 @@ export class BuildManager {
     registry.gauge('image_factory_asset_store_bytes', 'Bytes in the asset store.', () => this.opts.store.totalBytes)
     registry.add(this.buildSeconds)
     registry.add(this.queueSeconds)
+  }
+
+  /** A snapshot of this builder for /v1/stats and /status: counters, slots in use, store size. */
+  stats(): BuildCounters & { running: number; queued: number; storeBytes: number } {
+    return { ...this.counters, running: this.running, queued: this.queued, storeBytes: this.opts.store.totalBytes }
   }
 
   get running(): number {
@@ -121,7 +132,8 @@ export class BuildManager {
   private start(job: BuildJob): Flight {
     let markStarted!: () => void
     const flight: Flight = { growing: null, started: new Promise<void>((r) => (markStarted = r)), done: Promise.resolve() }
-    flight.done = this.build(job, flight, markStarted).finally(() => {
+    const built = this.progress.track(job.key, this.build(job, flight, markStarted), () => this.opts.store.lookup(job.key))
+    flight.done = built.finally(() => {
       markStarted()
       this.inflight.delete(job.key)
     })
@@ -137,6 +149,7 @@ export class BuildManager {
       // A build slot first, then the cluster lock: a busy node must not hold locks for builds
       // that are only queued here while idle nodes wait on them.
       const queuedAt = performance.now()
+      this.progress.queued(job.key, 'slot')
       const release = await this.sem.acquire()
       let lock
       try {
@@ -147,6 +160,7 @@ export class BuildManager {
       }
       if (!lock) {
         release()
+        this.progress.queued(job.key, 'lock')
         log.info('waiting for another builder')
         await this.opts.lock.waitForRelease(job.key, this.opts.timeoutMs)
         if (await this.opts.store.lookup(job.key)) {
@@ -180,13 +194,16 @@ export class BuildManager {
     const startedAt = performance.now()
     const tmp = this.opts.store.tempPath(job.key)
     const growing = new GrowingFile(tmp)
+    let watch: FileWatch | undefined
     try {
       await writeFile(tmp, new Uint8Array(0))
       flight.growing = growing
+      watch = this.progress.watchFile(job.key, tmp)
       markStarted()
       this.counters.imagerRuns++
       log.info('building image asset', { version: job.version })
       await this.opts.run(job, tmp, AbortSignal.timeout(this.opts.timeoutMs))
+      watch.publishing()
       await this.opts.store.commit(job.key, tmp, job.contentType)
       await this.opts.store.linkUrl(job.key, job.urlParts)
       growing.finish()
@@ -200,6 +217,8 @@ export class BuildManager {
       await rm(tmp, { force: true })
       log.warn('build failed', { error: error.message })
       throw error
+    } finally {
+      watch?.stop()
     }
   }
 }

@@ -9,9 +9,11 @@ import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { profileToYaml, type Profile } from '../src/asset/profile.ts'
 import { parseImageLine } from '../src/catalog/extensions.ts'
+import { looksLikeRegistry } from '../src/oci/reference.ts'
 import { NotImplementedError } from '../src/errors.ts'
 import { BUILT_KINDS } from '../src/asset/kinds.ts'
 import type { Logger } from '../src/log.ts'
+import { PROFILE_KEY_PATHS, type SecureBootKeyFiles } from '../src/secureboot/keys.ts'
 import type { Artifacts } from './artifacts.ts'
 import { writeSchematicExtension } from './imager/virtual-extensions.ts'
 import { BuildInputError, type BuildJob, type RunBuild } from './job.ts'
@@ -31,6 +33,18 @@ function repositoryOf(ref: string): string {
   return parsed.repository
 }
 
+/** The catalogue's identity of an upstream image (`ghcr.io/siderolabs/…`), for the installer's RepoTags. */
+function withRegistry(ref: string): string {
+  return looksLikeRegistry(ref.split('/')[0] ?? '') ? ref : `ghcr.io/${ref}`
+}
+
+/** `siderolabs/installer-base:v1.10.0` → repository and tag. */
+function splitTag(ref: string): { repository: string; tag: string } {
+  const i = ref.lastIndexOf(':')
+  if (i <= ref.lastIndexOf('/')) throw new BuildInputError(`image reference ${JSON.stringify(ref)} has no tag`)
+  return { repository: ref.slice(0, i), tag: ref.slice(i + 1) }
+}
+
 export interface RunnerOptions {
   artifacts: Artifacts
   /** imager caches (processed extensions), reused across builds */
@@ -41,6 +55,29 @@ export interface RunnerOptions {
   log: Logger
   /** counted once per imager process started */
   onImagerStart?: () => void
+  /** Secure Boot key files (Secure Boot enabled); profiles name them by the `/secureboot/…` paths */
+  secureBoot?: SecureBootKeyFiles
+}
+
+type Signer = { keyPath?: string; certPath?: string }
+
+/**
+ * Points the profile's Secure Boot signers at the real key files: the planner writes the paths the
+ * official imager container mounts (`/secureboot/…`), which is also what the cache key hashes.
+ */
+function mapSecureBootPaths(secureboot: { secureBootSigner?: Signer; pcrSigner?: Signer } | undefined, files: SecureBootKeyFiles | undefined): void {
+  if (!secureboot) return
+  if (!files) throw new BuildInputError('secure boot is disabled')
+  const map: Record<string, string> = {
+    [PROFILE_KEY_PATHS.signingKeyPath]: files.signingKeyPath,
+    [PROFILE_KEY_PATHS.signingCertPath]: files.signingCertPath,
+    [PROFILE_KEY_PATHS.pcrKeyPath]: files.pcrKeyPath,
+  }
+  for (const signer of [secureboot.secureBootSigner, secureboot.pcrSigner]) {
+    if (!signer) continue
+    if (signer.keyPath !== undefined && map[signer.keyPath]) signer.keyPath = map[signer.keyPath]
+    if (signer.certPath !== undefined && map[signer.certPath]) signer.certPath = map[signer.certPath]
+  }
 }
 
 export function createImagerRunner(opts: RunnerOptions): RunBuild {
@@ -48,7 +85,7 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
     const profile = structuredClone(job.profile) as Record<string, unknown> & {
       arch: string
       output: { kind: string }
-      input: Record<string, unknown> & { systemExtensions?: ContainerAssetLike[] }
+      input: Record<string, unknown> & { systemExtensions?: ContainerAssetLike[]; secureboot?: { secureBootSigner?: Signer; pcrSigner?: Signer } }
     }
     const kind = profile.output?.kind
     if (!BUILT_KINDS.has(kind)) throw new NotImplementedError(`output kind ${kind} is not implemented by this factory yet`)
@@ -69,6 +106,11 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
           digests[dir] = `${String(dep.digest)}-${String(dep.arch)}`
           return
         }
+        case 'overlay': {
+          // host-arch image (its installer runs) or target-arch image (artifacts for installers)
+          local.set(path, await opts.artifacts.image(repositoryOf(String(dep.ref)), String(dep.digest), String(dep.arch)))
+          return
+        }
         case 'schematic-extension': {
           const dir = join(opts.cacheDir, 'schematics', `${job.schematic.id}-${dep.withExtraInfo ? 'extra' : 'plain'}`)
           if (!(await pathExists(dir))) {
@@ -80,6 +122,11 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
             })
           }
           local.set(path, dir)
+          return
+        }
+        case 'base-installer': {
+          const { repository, tag } = splitTag(String(dep.ref))
+          local.set(path, await opts.artifacts.baseInstaller(repository, tag, String(dep.arch)))
           return
         }
         default:
@@ -98,6 +145,7 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
     ])
     profile.input.kernel = { path: inputs.kernel }
     profile.input.initramfs = { path: inputs.initramfs }
+    mapSecureBootPaths(profile.input.secureboot, opts.secureBoot)
     if (inputs.sdStub) profile.input.sdStub = { path: inputs.sdStub }
     if (inputs.sdBoot) profile.input.sdBoot = { path: inputs.sdBoot }
     profile.input.systemExtensions = (profile.input.systemExtensions ?? []).map((ext) => {
@@ -106,11 +154,38 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
       if (!dir) throw new BuildInputError(`no local input for extension ${JSON.stringify(key)}`)
       return { imageRef: '', tarballPath: dir }
     })
+    // overlay images: the imager takes extracted directories as tarballPath; kinds that never run
+    // the overlay (kernel, initramfs) may be planned without materialising it
+    const overlay = profile.overlay as { image?: ContainerAssetLike } | undefined
+    const overlayInstaller = profile.input.overlayInstaller as ContainerAssetLike | undefined
+    const localDir = (asset: ContainerAssetLike | undefined): string | undefined => (asset ? local.get(asset.ociPath ?? asset.tarballPath ?? '') : undefined)
+    if (overlay?.image && !localDir(overlay.image) && (kind === 'kernel' || kind === 'initramfs')) {
+      delete profile.overlay
+      delete profile.input.overlayInstaller
+    } else {
+      const localImage = (asset: ContainerAssetLike | undefined, what: string): ContainerAssetLike | undefined => {
+        if (asset === undefined) return undefined
+        const dir = localDir(asset)
+        if (!dir) throw new BuildInputError(`no local input for ${what}`)
+        return { imageRef: asset.imageRef ?? '', tarballPath: dir }
+      }
+      if (overlay?.image) overlay.image = localImage(overlay.image, 'the overlay image')
+      if (overlayInstaller) profile.input.overlayInstaller = localImage(overlayInstaller, 'the overlay installer image')
+    }
+    // the base installer as an OCI layout with its blobs unchanged (installer output)
+    const base = profile.input.baseInstaller as ContainerAssetLike | undefined
+    if (base) {
+      const dir = base.ociPath ? local.get(base.ociPath) : undefined
+      if (!dir) throw new BuildInputError(`no local input for the base installer ${JSON.stringify(base.ociPath ?? '')}`)
+      profile.input.baseInstaller = { imageRef: withRegistry(base.imageRef ?? ''), ociPath: dir }
+    }
 
     await mkdir(opts.workDir, { recursive: true })
     await mkdir(opts.cacheDir, { recursive: true })
     opts.onImagerStart?.()
     const args = [IMAGER_CLI, '--output', outputPath, '--cache-dir', opts.cacheDir, '--work-dir', opts.workDir, '--extension-digests', JSON.stringify(digests)]
+    // GRUB modules of the version's imager image (e.g. arm64-efi, which an amd64 host cannot install)
+    if (inputs.grubDir) args.push('--grub-dir', inputs.grubDir)
     const result = await execa(process.execPath, args, {
       input: profileToYaml(profile as unknown as Profile), // the same serialisation the cache key hashes
       cancelSignal: signal,

@@ -11,6 +11,9 @@ import { LocalLock, RedisLock, type BuildLock } from './lock.ts'
 import { BuildManager } from './manager.ts'
 import { createImagerRunner } from './runner.ts'
 import { upstreamClient } from '../src/oci/upstream.ts'
+import type { SecureBootKeyFiles } from '../src/secureboot/keys.ts'
+import { ProgressHub } from './progress.ts'
+import { RedisProgressTransport } from './progress-redis.ts'
 
 export function createAssetStore(config: Config, log: Logger): AssetStore {
   return new AssetStore(resolve(config.dataDir), { maxBytes: config.cache.maxBytes, log })
@@ -22,7 +25,8 @@ export interface Builder {
   close(): Promise<void>
 }
 
-export async function createBuilder(config: Config, log: Logger): Promise<Builder> {
+/** `secureBoot`: the key set (src/secureboot/keys.ts), undefined when Secure Boot is disabled. */
+export async function createBuilder(config: Config, log: Logger, opts: { secureBoot?: SecureBootKeyFiles } = {}): Promise<Builder> {
   const data = resolve(config.dataDir)
   const store = createAssetStore(config, log.child({ component: 'assets' }))
   await store.init()
@@ -33,7 +37,17 @@ export async function createBuilder(config: Config, log: Logger): Promise<Builde
     workDir: join(data, 'work'),
     externalUrl: config.http.externalUrl,
     log,
+    ...(opts.secureBoot ? { secureBoot: opts.secureBoot } : {}),
   })
-  const manager = new BuildManager({ store, lock, run, concurrency: config.build.concurrency, timeoutMs: config.build.timeoutMs, log })
-  return { manager, store, close: () => lock.close() }
+  // with Redis, build progress is shared so any node can report a build another node runs
+  const progress = new ProgressHub({ log, transport: config.redisUrl ? new RedisProgressTransport(config.redisUrl) : undefined })
+  const manager = new BuildManager({ store, lock, run, concurrency: config.build.concurrency, timeoutMs: config.build.timeoutMs, log, progress })
+  return {
+    manager,
+    store,
+    close: async () => {
+      await lock.close()
+      await progress.close()
+    },
+  }
 }

@@ -15,6 +15,12 @@ import { metaRoutes } from './routes/meta.ts'
 import { talosctlRoutes } from './routes/talosctl.ts'
 import { imageRoutes } from './routes/image.ts'
 import { pxeRoutes } from './routes/pxe.ts'
+import { registryRoutes } from './routes/registry.ts'
+import { secureBootRoutes } from './routes/secureboot.ts'
+import { progressRoutes } from './routes/progress.ts'
+import { progressFeedFor } from './progress-feed.ts'
+import { uiRoutes } from './routes/ui.ts'
+import { statusRoutes } from './routes/status.ts'
 import type { AppContext } from './context.ts'
 import type { Builder } from '../builder/wiring.ts'
 import { createEdgeMetrics } from './metrics.ts'
@@ -81,7 +87,7 @@ export function createApp(ctx: AppContext & { builder?: Builder }) {
 
   const app = new Elysia({ name: 'image-factory' })
     .onRequest(({ request, set }) => {
-      const id = request.headers.get('x-request-id') || crypto.randomUUID()
+      const id = requestIdOf(request)
       const path = new URL(request.url).pathname
       meta.set(request, { id, start: performance.now(), path })
       if (cors.isPreflight(request)) return early(request, cors.preflight(request))
@@ -118,16 +124,27 @@ export function createApp(ctx: AppContext & { builder?: Builder }) {
       detail: { summary: 'Prometheus metrics', tags: ['health'] },
     })
     .use(healthRoutes())
+    .use(statusRoutes(ctx))
     .use(schematicRoutes(ctx))
     .use(metaRoutes(ctx))
     .use(talosctlRoutes(ctx))
     .use(imageRoutes(ctx))
     .use(pxeRoutes(ctx))
+    .use(registryRoutes(ctx))
+    .use(secureBootRoutes(ctx))
+    .use(progressRoutes(ctx, progressFeedFor(ctx)))
+    .use(uiRoutes(ctx))
   for (const r of app.routes) {
     registered.push({ method: r.method, path: r.path })
     if (r.method === 'GET' && IMPLICIT_HEAD.has(r.path)) registered.push({ method: 'HEAD', path: r.path })
   }
   return app
+}
+
+/** A client's X-Request-ID when it is 1–128 visible ASCII characters, else a fresh UUID (never echo unbounded input). */
+export function requestIdOf(request: Request): string {
+  const given = request.headers.get('x-request-id')
+  return given !== null && /^[\x21-\x7e]{1,128}$/.test(given) ? given : crypto.randomUUID()
 }
 
 function validationReason(error: unknown): string {

@@ -3,27 +3,13 @@
  * cache key → store hit, or a build streamed from the builder. Planning is pure (src/asset);
  * this module adds the stores and the builder.
  */
-import { NotFoundError, NotImplementedError } from '../src/errors.ts'
-import { BUILT_KINDS } from '../src/asset/kinds.ts'
 import type { Logger } from '../src/log.ts'
-import type { Catalog } from '../src/catalog/catalog.ts'
-import type { SchematicService } from '../src/schematic/service.ts'
 import type { AssetStore, AssetMeta } from '../src/store/asset-store.ts'
 import type { BuildJob } from '../src/asset/job.ts'
-import { ENHANCE_ERROR_PREFIX, PATH_ERROR_PREFIX, parseAssetPath, prefixError, type AssetRequest } from '../src/asset/path.ts'
-import { buildProfile } from '../src/asset/profile.ts'
-import { profileCacheKey } from '../src/asset/cache-key.ts'
-import { contentTypeFor } from '../src/asset/mime.ts'
-import { formatVersionTag } from '../src/talos/semver.ts'
+import type { AssetPlanner, PlannedAsset } from '../src/asset/planner.ts'
 import type { BuilderClient, BuiltAsset } from './builder-client.ts'
 
-export interface PlannedAsset {
-  job: BuildJob
-  request: AssetRequest
-  versionTag: string
-  /** the catalogue could not be refreshed (answer may be stale) */
-  stale: boolean
-}
+export type { PlannedAsset } from '../src/asset/planner.ts'
 
 export interface AssetCounters {
   hits: number
@@ -35,64 +21,26 @@ export class AssetService {
 
   constructor(
     private readonly deps: {
-      schematics: SchematicService
-      catalog: Catalog
+      planner: AssetPlanner
       store: AssetStore
       builder: BuilderClient
       log: Logger
     },
   ) {}
 
-  /**
-   * Resolves a URL into a build job; throws 400/404 with the reference's reasons, in the
-   * reference's order (factory-spec §6.1): unknown schematic, malformed version, bad path, version
-   * not available, profile enhancement.
-   */
-  async plan(schematicId: string, rawVersion: string, path: string): Promise<PlannedAsset> {
-    const stored = await this.deps.schematics.get(schematicId)
-    if (!stored) throw new NotFoundError(`schematic ID ${JSON.stringify(schematicId)} not found`)
-    // factory-spec §6.1 order: schematic 404, version parse (400 here, 500 in the reference), path
-    // 400, then availability 404, then profile enhancement
-    this.deps.catalog.parseVersion(rawVersion)
-    let request: AssetRequest
-    try {
-      request = parseAssetPath(path)
-    } catch (err) {
-      throw prefixError(err, PATH_ERROR_PREFIX)
-    }
-    const { version, stale } = await this.deps.catalog.requireVersion(rawVersion)
-    const versionTag = formatVersionTag(version)
-    if (!BUILT_KINDS.has(request.kind)) throw new NotImplementedError(`${request.kind} assets are not built by this factory yet`)
-    const catalog = this.deps.catalog
-    let built
-    try {
-      built = await buildProfile(request, stored.schematic, versionTag, {
-        schematicId,
-        resolveExtension: async (name) => {
-          const list = (await catalog.extensions(versionTag)).value
-          const found = list.find((e) => e.name === name)
-          return found ? { ref: found.ref, digest: found.digest } : null
-        },
-        resolveOverlay: async (name) => {
-          const list = (await catalog.overlays(versionTag)).value
-          const found = list.find((o) => o.name === name)
-          return found ? { name: found.name, ref: found.ref, digest: found.digest, profile: null } : null
-        },
-      })
-    } catch (err) {
-      throw prefixError(err, ENHANCE_ERROR_PREFIX)
-    }
-    const key = profileCacheKey(built.profile)
-    const job: BuildJob = {
-      key,
-      contentType: contentTypeFor(path),
-      urlParts: [schematicId, versionTag, path],
-      version: versionTag,
-      schematic: { id: schematicId, canonical: stored.canonical },
-      profile: built.profile as unknown as Record<string, unknown>,
-      dependencies: built.dependencies as unknown as Record<string, unknown>[],
-    }
-    return { job, request, versionTag, stale }
+  /** Resolves a URL into a build job (src/asset/planner.ts); 400/404 with the reference's reasons. */
+  plan(schematicId: string, rawVersion: string, path: string): Promise<PlannedAsset> {
+    return this.deps.planner.plan(schematicId, rawVersion, path)
+  }
+
+  /** The builder this edge uses: identity and counters (null when the daemon is unreachable). */
+  builderInfo(): Promise<Record<string, unknown> | null> {
+    return this.deps.builder.info()
+  }
+
+  /** Bytes in the asset store and its bound. */
+  storeUsage(): { bytes: number } {
+    return { bytes: this.deps.store.totalBytes }
   }
 
   /** The builder daemon's metrics, appended to the edge's /metrics when it runs separately. */
@@ -112,32 +60,38 @@ export class AssetService {
     return { meta, path: this.deps.store.assetPath(job.key) }
   }
 
-  /** The asset: a hit from the store or a (possibly still running) build. */
-  async fetch(job: BuildJob): Promise<BuiltAsset & { meta?: AssetMeta }> {
+  /**
+   * The asset: a hit from the store or a (possibly still running) build. `requestId` goes to the
+   * builder's log.
+   */
+  async fetch(job: BuildJob, requestId?: string): Promise<BuiltAsset & { meta?: AssetMeta }> {
     const hit = await this.lookup(job)
     if (hit) {
       this.counters.hits++
-      return { kind: 'file', path: hit.path, meta: hit.meta }
+      return { kind: 'file', path: hit.path, meta: hit.meta, key: job.key }
     }
     this.counters.misses++
-    return this.deps.builder.build(job)
+    const [schematic, version, path] = job.urlParts
+    return this.deps.builder.build({ schematic, version, path, ...(requestId ? { requestId } : {}) }, job)
   }
 
   /** Builds (if needed) and waits for completion; returns the stored metadata. */
-  async ensure(job: BuildJob): Promise<{ meta: AssetMeta; path: string }> {
-    const got = await this.fetch(job)
+  async ensure(job: BuildJob, requestId?: string): Promise<{ meta: AssetMeta; path: string }> {
+    const got = await this.fetch(job, requestId)
     if (got.kind === 'stream') {
       const reader = got.stream.getReader()
       for (;;) if ((await reader.read()).done) break
     }
-    const hit = await this.lookup(job)
+    // the builder planned the job itself: if its catalogue saw a different version list, its key
+    // is the one that was published
+    const hit = (await this.lookup(job)) ?? (got.key !== job.key ? await this.lookup({ ...job, key: got.key }) : null)
     if (!hit) throw new Error('asset was built but is not in the store (is the data directory shared with the builder?)')
     return hit
   }
 
   /** A small asset's text (cmdline), building it when needed. */
-  async text(job: BuildJob): Promise<string> {
-    const { path } = await this.ensure(job)
+  async text(job: BuildJob, requestId?: string): Promise<string> {
+    const { path } = await this.ensure(job, requestId)
     return Bun.file(path).text()
   }
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../src/log.ts'
 import type { SchematicService } from '../src/schematic/service.ts'
 import type { Catalog } from '../src/catalog/catalog.ts'
 import type { AssetService } from './assets.ts'
+import type { RegistryService } from './registry/service.ts'
 
 export interface AppContext {
   config: Config
@@ -15,4 +16,8 @@ export interface AppContext {
   schematics: SchematicService
   catalog: Catalog
   assets: AssetService
+  /** the OCI registry frontend (/v2/) */
+  registry: RegistryService
+  /** the public half of the Secure Boot keys; absent when Secure Boot is disabled */
+  secureBoot?: { certPem: string }
 }

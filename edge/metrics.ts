@@ -24,6 +24,10 @@ export function createEdgeMetrics(ctx: AppContext & { builder?: Builder }): Edge
   registry.counterFunc('image_factory_assets_delivered_cached_total', 'Asset requests answered from the store by the edge (Caddy hits are not counted here).', () => a.hits)
   registry.counterFunc('image_factory_assets_cache_miss_total', 'Asset requests handed to the builder.', () => a.misses)
   registry.gauge('image_factory_catalog_stale', '1 when the last refresh of the version list from upstream failed.', () => (ctx.catalog.isStale ? 1 : 0))
+  const p = ctx.registry.publisher.counters
+  registry.counterFunc('image_factory_installer_published_total', 'Installer image indexes this node built, signed and tagged for /v2/ pulls.', () => p.published)
+  registry.counterFunc('image_factory_installer_publish_joined_total', 'Installer pulls that joined a publish already running on this node.', () => p.joined)
+  registry.counterFunc('image_factory_installer_publish_peer_total', 'Installer publishes another node did while this one waited.', () => p.peer)
   ctx.builder?.manager.registerMetrics(registry)
   return { registry, requests, duration }
 }

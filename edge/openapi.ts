@@ -37,7 +37,8 @@ export function openApiPlugin(version: string) {
         path: '/swagger',
         specPath: '/swagger/json',
         provider: 'swagger-ui',
-        exclude: { paths: ['/swagger', '/swagger/json', '/swagger/assets/:file'] },
+        // staticFile: the plugin drops paths with a dot by default, which would hide /llms.txt
+        exclude: { paths: ['/swagger', '/swagger/json', '/swagger/assets/:file'], staticFile: false },
         mapJsonSchema: { valibot: valibotToOpenApi },
         documentation: {
           info: {
@@ -51,8 +52,11 @@ export function openApiPlugin(version: string) {
             { name: 'versions', description: 'Talos versions, official extensions and overlays' },
             { name: 'assets', description: 'Boot assets built from a schematic and a Talos version' },
             { name: 'pxe', description: 'iPXE boot scripts' },
+            { name: 'secureboot', description: 'Secure Boot signing certificate' },
             { name: 'talosctl', description: 'talosctl binaries of a Talos version' },
+            { name: 'registry', description: 'OCI registry: installer images (docker/podman pull, talosctl upgrade --image) and the source image proxy' },
             { name: 'health', description: 'Liveness and readiness' },
+            { name: 'docs', description: 'Guides to this API' },
           ],
         },
         swagger: {

@@ -5,7 +5,7 @@
  * backoff; a build it was running is lost and the next request rebuilds it); one that keeps dying
  * (5 times within a minute) stops the stack with a non-zero exit for the outer supervisor.
  */
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { loadConfigOrExit } from '../src/config.ts'
 import { createLogger } from '../src/log.ts'
@@ -15,9 +15,53 @@ const config = loadConfigOrExit()
 const log = createLogger(config.logLevel, { component: 'stack' })
 const root = resolve(import.meta.dir, '..')
 const data = resolve(config.dataDir)
-await mkdir(join(data, 'run'), { recursive: true })
+const runtime = resolve(config.runtimeDir)
 await mkdir(join(data, 'public'), { recursive: true })
-await mkdir(join(data, 'caddy'), { recursive: true })
+
+/**
+ * The runtime directory is this node's own (sockets, Caddy state, pid file): several stacks may
+ * share the data directory, never this one. Refuse one we do not own or that others can write,
+ * and refuse to start while another live stack uses it.
+ */
+async function claimRuntimeDir(): Promise<void> {
+  await mkdir(runtime, { recursive: true, mode: 0o700 })
+  const st = await stat(runtime)
+  if ((process.getuid && st.uid !== process.getuid()) || (st.mode & 0o022) !== 0) {
+    throw new Error(`runtime directory ${runtime} must be owned by this user and not writable by others`)
+  }
+  const pidFile = join(runtime, 'stack.pid')
+  const other = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim())
+  if (other > 0 && other !== process.pid && (await isAlive(other))) {
+    throw new Error(`another stack (pid ${other}) is running with runtime directory ${runtime}; give each stack its own FACTORY_RUNTIME_DIR or FACTORY_HTTP_ADDR`)
+  }
+  const socket = join(runtime, 'builder.sock')
+  const answering = await fetch('http://builder/healthz', { unix: socket, signal: AbortSignal.timeout(1000) }).then(
+    (r) => r.ok,
+    () => false,
+  )
+  if (answering) throw new Error(`a builder is still serving ${socket}; stop it or use another FACTORY_RUNTIME_DIR`)
+  await writeFile(pidFile, `${process.pid}\n`)
+  await mkdir(join(runtime, 'caddy'), { recursive: true, mode: 0o700 })
+}
+
+/** A live stack process (not a recycled pid of something else). */
+async function isAlive(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false
+  }
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => null)
+  return cmdline === null || cmdline.includes('stack.ts')
+}
+
+try {
+  await claimRuntimeDir()
+} catch (err) {
+  log.error('start-up refused', { error: (err as Error).message })
+  process.stderr.write(`npm start: ${(err as Error).message}\n`)
+  process.exit(1)
+}
 
 async function freeLoopbackPort(): Promise<number> {
   const s = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
@@ -28,10 +72,11 @@ async function freeLoopbackPort(): Promise<number> {
 }
 
 const edgePort = await freeLoopbackPort()
-const builderUrl = config.builder.url || `unix:${join(data, 'run', 'builder.sock')}`
+const builderUrl = config.builder.url || `unix:${join(runtime, 'builder.sock')}`
 const shared = {
   ...process.env,
   FACTORY_DATA_DIR: data,
+  FACTORY_RUNTIME_DIR: runtime,
   FACTORY_EXTERNAL_URL: config.http.externalUrl,
   FACTORY_EXTERNAL_PXE_URL: config.http.externalPxeUrl,
   FACTORY_BUILDER_URL: builderUrl,
@@ -65,6 +110,7 @@ function start(name: string, cmd: string[], env: Record<string, string | undefin
 
 async function stopAll(code: number): Promise<never> {
   stopping = true
+  await rm(join(runtime, 'stack.pid'), { force: true })
   for (const { proc } of procs) proc.kill('SIGTERM')
   await Promise.race([Promise.all(procs.map((p) => p.proc.exited)), Bun.sleep(5000)])
   for (const { proc } of procs) proc.kill('SIGKILL')
@@ -94,11 +140,11 @@ const caddyEnv = {
   CADDY_BIND: config.http.host,
   CADDY_PUBLIC_DIR: join(data, 'public'),
   CADDY_EDGE: `127.0.0.1:${edgePort}`,
-  CADDY_STATE_DIR: join(data, 'caddy'),
+  CADDY_STATE_DIR: join(runtime, 'caddy'),
   CADDY_SERVER_HEADER: `${SERVER_HEADER} (caddy)`,
   CADDY_EDGE_SERVER_HEADER: SERVER_HEADER,
-  XDG_DATA_HOME: join(data, 'caddy'),
-  XDG_CONFIG_HOME: join(data, 'caddy'),
+  XDG_DATA_HOME: join(runtime, 'caddy'),
+  XDG_CONFIG_HOME: join(runtime, 'caddy'),
 }
 try {
   await waitHttp('http://builder/healthz', builderUrl.startsWith('unix:') ? { unix: builderUrl.slice(5) } : {}).catch(async () =>

@@ -9,6 +9,8 @@
 import * as v from 'valibot'
 import YAML from 'yaml'
 import { readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { ConfigError } from './errors.ts'
 
 type Kind = 'string' | 'url' | 'addr' | 'bool' | 'int' | 'bytes' | 'duration' | 'list' | 'enum'
@@ -30,6 +32,7 @@ export const SETTINGS = [
   { env: 'FACTORY_ALLOWED_ORIGINS', path: 'http.allowedOrigins', kind: 'list', default: '*', doc: 'CORS allowed origins, comma-separated (or a JSON array).' },
   { env: 'FACTORY_MAX_BODY_BYTES', path: 'http.maxBodyBytes', kind: 'bytes', default: '1MiB', doc: 'Largest accepted request body (POST /schematics); larger bodies get 413.' },
   { env: 'FACTORY_DATA_DIR', path: 'dataDir', kind: 'string', default: './data', doc: 'Where schematics, built assets, cached upstream inputs and keys live.' },
+  { env: 'FACTORY_RUNTIME_DIR', path: 'runtimeDir', kind: 'string', default: '', doc: 'Node-local runtime files of `npm start` (builder socket, Caddy state, pid file); never share it between stacks. Default: $XDG_RUNTIME_DIR/talos-image-factory/<host>-<port>, else <tmp>/talos-image-factory-<uid>/<host>-<port>.' },
   { env: 'FACTORY_LOG_LEVEL', path: 'logLevel', kind: 'enum', default: 'info', choices: ['debug', 'info', 'warn', 'error'], doc: 'Minimum level of the JSON log lines written to stderr.' },
   { env: 'FACTORY_UPSTREAM_REGISTRY', path: 'upstream.registry', kind: 'string', default: 'ghcr.io', doc: 'Registry (host[:port]) holding the Talos source images: imager, installer, extensions, overlays, talosctl-all.' },
   { env: 'FACTORY_UPSTREAM_NAMESPACE', path: 'upstream.namespace', kind: 'string', default: '', doc: 'Optional path prefix for pull-through mirrors, e.g. `proxy` for `harbor.example.com/proxy/siderolabs/imager`.' },
@@ -55,12 +58,25 @@ export const SETTINGS = [
   { env: 'FACTORY_BUILD_LOCK_TTL', path: 'build.lockTtl', kind: 'duration', default: '30s', doc: 'Redis build lock lifetime, renewed while a build runs; a crashed builder\'s lock frees itself after this.' },
   { env: 'FACTORY_PXE_INITRD_ARG', path: 'pxe.initrdArg', kind: 'enum', default: 'auto', choices: ['auto', 'always', 'never'], doc: 'Add `initrd=initramfs-<arch>.xz` to iPXE kernel lines: `auto` only for iPXE builds older than 1.21 (no UEFI LoadFile2 initrd support, e.g. Debian 12\'s QEMU ROM); `never` keeps the reference script byte for byte.' },
   { env: 'FACTORY_CACHE_MAX_BYTES', path: 'cache.maxBytes', kind: 'bytes', default: '20GiB', doc: 'Size bound of the asset store; least recently used assets are evicted beyond it.' },
+  { env: 'FACTORY_INSTALLER_REGISTRY', path: 'installer.registry', kind: 'string', default: '', doc: 'Registry repository prefix (`host[:port][/namespace]`) where installer images published for `/v2/` pulls are pushed, e.g. `registry.internal:5000/siderolabs`. Empty = the factory\'s own store under FACTORY_DATA_DIR, served by the edge and Caddy.' },
+  { env: 'FACTORY_INSTALLER_REGISTRY_INSECURE', path: 'installer.insecure', kind: 'bool', default: 'false', doc: 'Plain HTTP to FACTORY_INSTALLER_REGISTRY.' },
+  { env: 'FACTORY_INSTALLER_REGISTRY_USERNAME', path: 'installer.username', kind: 'string', default: '', doc: 'User name for pushing to FACTORY_INSTALLER_REGISTRY (pulls through it must be anonymous).' },
+  { env: 'FACTORY_INSTALLER_REGISTRY_PASSWORD', path: 'installer.password', kind: 'string', default: '', doc: 'Password or token for FACTORY_INSTALLER_REGISTRY.' },
+  { env: 'FACTORY_INSTALLER_EXTERNAL_REGISTRY', path: 'installer.external', kind: 'string', default: '', doc: 'Where clients are redirected (307) for installer manifests and blobs: `host[:port][/namespace]` serving the same images as FACTORY_INSTALLER_REGISTRY (e.g. a CDN or pull-through name). Empty = the edge proxies to FACTORY_INSTALLER_REGISTRY.' },
+  { env: 'FACTORY_INSTALLER_STORE_MAX_BYTES', path: 'installer.storeMaxBytes', kind: 'bytes', default: '20GiB', doc: 'Size bound of the factory\'s own installer image store (<FACTORY_DATA_DIR>/oci); beyond it the least recently pulled versions are dropped after a publish (a later pull publishes them again).' },
+  { env: 'FACTORY_COSIGN_KEY', path: 'installer.cosignKey', kind: 'string', default: '', doc: 'PEM ECDSA P-256 private key that signs installer images (cosign-compatible). Empty = generated on first start into <FACTORY_DATA_DIR>/keys/cosign-signing-key.pem and shared by every node on that directory.' },
   { env: 'FACTORY_BUILDER_URL', path: 'builder.url', kind: 'string', default: '', doc: 'Builder daemon job API (http://127.0.0.1:port or unix:/path.sock). Empty = run the builder inside the edge process.' },
+  { env: 'FACTORY_SECUREBOOT_ENABLED', path: 'secureBoot.enabled', kind: 'bool', default: 'false', doc: 'Build Secure Boot assets (`…-secureboot…` paths, signed UKIs, Secure Boot ISOs). Off: those paths answer 400 `secure boot is disabled`.' },
+  { env: 'FACTORY_SECUREBOOT_SIGNING_KEY', path: 'secureBoot.signingKeyPath', kind: 'string', default: '', doc: 'PEM RSA private key (PKCS#1 or PKCS#8) that signs UKIs, systemd-boot and the enrolment databases. Set with the two settings below, or none of them to have a key set generated into `$FACTORY_DATA_DIR/keys/secureboot/` on first start.' },
+  { env: 'FACTORY_SECUREBOOT_SIGNING_CERT', path: 'secureBoot.signingCertPath', kind: 'string', default: '', doc: 'PEM X.509 certificate of the signing key; served at `/secureboot/signing-cert.pem` and enrolled by Secure Boot ISOs.' },
+  { env: 'FACTORY_SECUREBOOT_PCR_KEY', path: 'secureBoot.pcrKeyPath', kind: 'string', default: '', doc: 'PEM RSA private key that signs the UKIs\' PCR 11 policy (`.pcrsig`, TPM disk encryption).' },
 ] as const satisfies readonly SettingSpec[]
 
 export interface Config {
   http: { addr: string; host: string; port: number; externalUrl: string; externalPxeUrl: string; allowedOrigins: string[]; maxBodyBytes: number }
   dataDir: string
+  /** node-local runtime directory (never shared) */
+  runtimeDir: string
   logLevel: 'debug' | 'info' | 'warn' | 'error'
   upstream: { registry: string; namespace: string; insecure: boolean; username: string; password: string; token: string }
   redisUrl: string
@@ -80,6 +96,10 @@ export interface Config {
   catalog: { refreshIntervalMs: number }
   cache: { maxBytes: number }
   builder: { url: string }
+  /** installer images for /v2/ pulls: empty registry = the factory's own store */
+  installer: { registry: string; insecure: boolean; username: string; password: string; external: string; cosignKey: string; storeMaxBytes: number }
+  /** key paths empty = generate into the data directory (src/secureboot/keys.ts) */
+  secureBoot: { enabled: boolean; signingKeyPath: string; signingCertPath: string; pcrKeyPath: string }
 }
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 }
@@ -188,12 +208,23 @@ function fileValueToString(value: unknown): string {
   return String(value)
 }
 
+/**
+ * Runtime files (sockets, Caddy state) must be node-local even when the data directory is shared
+ * by several stacks: one directory per listen address, in the user's runtime dir or the temp dir.
+ */
+function defaultRuntimeDir(env: Record<string, string | undefined>, host: string, port: number): string {
+  const leaf = `${host.replace(/[^A-Za-z0-9.-]/g, '_')}-${port}`
+  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'talos-image-factory', leaf)
+  return join(tmpdir(), `talos-image-factory-${process.getuid?.() ?? 'user'}`, leaf)
+}
+
 /** Builds the configuration; throws ConfigError naming the offending key. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const file = env.FACTORY_CONFIG ? readConfigFile(env.FACTORY_CONFIG) : {}
   const known = new Set<string>(SETTINGS.map((s) => s.env))
   for (const name of Object.keys(env)) {
-    if (name.startsWith('FACTORY_') && name !== 'FACTORY_CONFIG' && !known.has(name)) {
+    // FACTORY_TEST_* belong to the test suite (e.g. FACTORY_TEST_LOGS), not to the factory
+    if (name.startsWith('FACTORY_') && name !== 'FACTORY_CONFIG' && !name.startsWith('FACTORY_TEST_') && !known.has(name)) {
       throw new ConfigError(`${name}: unknown setting (see the configuration table in README.md)`)
     }
   }
@@ -223,6 +254,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!(n > 0)) throw new ConfigError(`${name}: must be greater than zero`)
     return n
   }
+  const installerRegistry = get<string>('FACTORY_INSTALLER_REGISTRY').trim()
+  const installerExternal = get<string>('FACTORY_INSTALLER_EXTERNAL_REGISTRY').trim()
+  for (const [name, value] of [['FACTORY_INSTALLER_REGISTRY', installerRegistry], ['FACTORY_INSTALLER_EXTERNAL_REGISTRY', installerExternal]] as const) {
+    if (value !== '' && !/^[A-Za-z0-9.-]+(:\d{1,5})?(\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*\/?$/.test(value)) {
+      throw new ConfigError(`${name}: expected host[:port][/namespace], got "${value}"`)
+    }
+  }
+  if (installerExternal !== '' && installerRegistry === '') throw new ConfigError('FACTORY_INSTALLER_EXTERNAL_REGISTRY: needs FACTORY_INSTALLER_REGISTRY (the registry the factory pushes to)')
   return {
     http: {
       addr,
@@ -234,6 +273,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxBodyBytes: positive('FACTORY_MAX_BODY_BYTES'),
     },
     dataDir: get<string>('FACTORY_DATA_DIR'),
+    runtimeDir: get<string>('FACTORY_RUNTIME_DIR') || defaultRuntimeDir(env, host, port),
     logLevel: get<Config['logLevel']>('FACTORY_LOG_LEVEL'),
     upstream: {
       registry: get<string>('FACTORY_UPSTREAM_REGISTRY'),
@@ -266,7 +306,31 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     catalog: { refreshIntervalMs: positive('FACTORY_VERSION_REFRESH_INTERVAL') },
     cache: { maxBytes: positive('FACTORY_CACHE_MAX_BYTES') },
     builder: { url: get<string>('FACTORY_BUILDER_URL') },
+    installer: {
+      registry: get<string>('FACTORY_INSTALLER_REGISTRY').trim().replace(/\/+$/, ''),
+      insecure: get<boolean>('FACTORY_INSTALLER_REGISTRY_INSECURE'),
+      username: get<string>('FACTORY_INSTALLER_REGISTRY_USERNAME'),
+      password: get<string>('FACTORY_INSTALLER_REGISTRY_PASSWORD'),
+      external: get<string>('FACTORY_INSTALLER_EXTERNAL_REGISTRY').trim().replace(/\/+$/, ''),
+      cosignKey: get<string>('FACTORY_COSIGN_KEY'),
+      storeMaxBytes: positive('FACTORY_INSTALLER_STORE_MAX_BYTES'),
+    },
+    secureBoot: secureBootConfig(get),
   }
+}
+
+function secureBootConfig(get: <T>(name: (typeof SETTINGS)[number]['env']) => T): Config['secureBoot'] {
+  const files = {
+    signingKeyPath: get<string>('FACTORY_SECUREBOOT_SIGNING_KEY'),
+    signingCertPath: get<string>('FACTORY_SECUREBOOT_SIGNING_CERT'),
+    pcrKeyPath: get<string>('FACTORY_SECUREBOOT_PCR_KEY'),
+  }
+  const given = Object.values(files).filter((f) => f !== '').length
+  // as the reference: the three file settings go together
+  if (given !== 0 && given !== 3) {
+    throw new ConfigError('FACTORY_SECUREBOOT_SIGNING_KEY, FACTORY_SECUREBOOT_SIGNING_CERT and FACTORY_SECUREBOOT_PCR_KEY must be set together (or none, to generate keys)')
+  }
+  return { enabled: get<boolean>('FACTORY_SECUREBOOT_ENABLED'), ...files }
 }
 
 /**

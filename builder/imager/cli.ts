@@ -3,7 +3,10 @@
  * Native imager command:
  *
  *   bun builder/imager/cli.ts --output <file> [--cache-dir <dir>] [--work-dir <dir>]
- *                             [--extension-digests '<json {tarballPath: digest}>'] [--verbose] < profile.yaml
+ *                             [--extension-digests '<json {tarballPath: digest}>'] [--grub-dir <dir>]…
+ *                             [--verbose] < profile.yaml
+ *
+ * `--grub-dir`: a GRUB module root (`<dir>/<platform>/`) to use before the host's /usr/lib/grub.
  *
  * Reads a Talos imager profile (YAML) on stdin and writes the asset to <file> progressively.
  * Exit codes as the reference imager (0 ok, 1 unknown, 2 invalid input, 3 unsupported,
@@ -42,6 +45,7 @@ async function main(): Promise<number> {
         'cache-dir': { type: 'string' },
         'work-dir': { type: 'string' },
         'extension-digests': { type: 'string' },
+        'grub-dir': { type: 'string', multiple: true },
         verbose: { type: 'boolean', default: false },
       },
       strict: true,
@@ -55,6 +59,7 @@ async function main(): Promise<number> {
       ...(values['cache-dir'] !== undefined ? { cacheDir: values['cache-dir'] } : {}),
       ...(values['work-dir'] !== undefined ? { workDir: values['work-dir'] } : {}),
       ...(digests !== undefined ? { extensionDigests: digests } : {}),
+      ...(values['grub-dir'] !== undefined ? { grubDirs: values['grub-dir'] } : {}),
       signal: controller.signal,
     })
     if (values.verbose === true) process.stderr.write(`${JSON.stringify(result)}\n`)

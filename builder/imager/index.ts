@@ -4,8 +4,10 @@
  *   await runImager(profileYamlOrParsed, { output: '/path/asset', cacheDir, workDir, signal })
  *
  * Output kinds built today: `kernel` (the kernel bytes), `cmdline` (the kernel command line, no
- * trailing newline), `initramfs` (base initramfs + system extensions, initramfs.ts). Other kinds
- * throw ImagerUnsupportedError. The asset is written progressively to `output` (front to back,
+ * trailing newline), `initramfs` (base initramfs + system extensions, initramfs.ts), `uki`
+ * (uki.ts, signed for Secure Boot), `iso` (iso.ts) and `installer` (a `docker save` tarball of
+ * the installer image, installer.ts). Other kinds throw ImagerUnsupportedError;
+ * parts.ts has the building blocks (initramfs, UKI, systemd-boot, enrolment files) they share. The asset is written progressively to `output` (front to back,
  * visible to a reader tailing the file); on failure the partial file is left for the caller to
  * discard. `bun builder/imager/cli.ts` is the same thing as a command (profile on stdin).
  */
@@ -16,7 +18,10 @@ import { buildCmdline } from '../../src/talos/cmdline.ts'
 import { ImagerAbortedError, ImagerUnsupportedError, ioError } from './errors.ts'
 import { sweepStaleTemps } from './extension-cache.ts'
 import { buildInitramfs, type InitramfsStats } from './initramfs.ts'
+import { buildInstaller } from './installer.ts'
 import { OutputSink } from './output.ts'
+import { writeUkiTo } from './parts.ts'
+import { buildIso } from './iso.ts'
 import { parseProfile, type ImagerProfile, type OutputKind } from './profile.ts'
 
 export { parseProfile, type ImagerProfile } from './profile.ts'
@@ -34,6 +39,8 @@ export interface BuildContext {
   /** Scratch directory of this run (removed afterwards). */
   readonly workDir: string
   readonly extensionDigests?: Readonly<Record<string, string>>
+  /** GRUB module roots (`<dir>/<platform>/`) to use before the host's /usr/lib/grub */
+  readonly grubDirs?: readonly string[]
   readonly signal?: AbortSignal
 }
 
@@ -47,6 +54,13 @@ const BUILDERS: Partial<Record<OutputKind, KindBuilder>> = {
   cmdline: async (_p, ctx) => {
     await ctx.output.write(new TextEncoder().encode(ctx.cmdline))
   },
+  iso: async (p, ctx) => {
+    await buildIso(p, ctx)
+  },
+  uki: async (p, ctx) => {
+    // the UKI output kind carries no extra profile (imager-spec §5.1)
+    await writeUkiTo(p, ctx, ctx.output, { extraProfiles: [] })
+  },
   initramfs: async (p, ctx) => ({
     initramfs: await buildInitramfs(p, {
       output: ctx.output,
@@ -56,6 +70,9 @@ const BUILDERS: Partial<Record<OutputKind, KindBuilder>> = {
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     }),
   }),
+  installer: async (p, ctx) => {
+    await buildInstaller(p, ctx)
+  },
 }
 
 /** Output kinds the native imager builds. */
@@ -70,6 +87,8 @@ export interface RunImagerOptions {
   readonly workDir?: string
   /** Content digests of directory extension inputs, by their `tarballPath` (cache identity). */
   readonly extensionDigests?: Readonly<Record<string, string>>
+  /** GRUB module roots to use before the host's /usr/lib/grub (e.g. the imager image's) */
+  readonly grubDirs?: readonly string[]
   readonly signal?: AbortSignal
 }
 
@@ -135,6 +154,7 @@ export async function runImager(profileInput: string | ImagerProfile, opts: RunI
       cacheDir: opts.cacheDir ?? null,
       workDir: work,
       ...(opts.extensionDigests ? { extensionDigests: opts.extensionDigests } : {}),
+      ...(opts.grubDirs ? { grubDirs: opts.grubDirs } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     })
     if (extra?.initramfs) initramfs = extra.initramfs

@@ -18,7 +18,9 @@ const Params = v.object({
   version: v.pipe(v.string(), v.description('Talos version'), v.metadata({ examples: ['v1.12.0'] })),
   path: v.pipe(
     v.string(),
-    v.description('asset file name: kernel-<arch>, initramfs-<arch>.xz, cmdline-<platform>-<arch>, …; add .sha256 or .sha512 for a checksum'),
+    v.description(
+      'asset file name: kernel-<arch>, initramfs-<arch>.xz, cmdline-<platform>-<arch>[-secureboot], <platform>-<arch>[-secureboot].iso, <platform>-<arch>[-secureboot]-uki.efi, …; add .sha256 or .sha512 for a checksum',
+    ),
     v.metadata({ examples: ['initramfs-amd64.xz'] }),
   ),
 })
@@ -55,7 +57,7 @@ export function imageRoutes(ctx: AppContext) {
   const detail = {
     tags: ['assets'],
     description:
-      'Builds (or serves from cache) a boot asset for a schematic and Talos version. Cold requests stream while the asset is built; cached ones support Range and ETag. Output kinds built today: kernel, cmdline, initramfs.',
+      'Builds (or serves from cache) a boot asset for a schematic and Talos version. Cold requests stream while the asset is built; cached ones support Range and ETag. Output kinds built today: kernel, cmdline, initramfs, ISO, UKI, installer (a docker-save tarball) (`-secureboot` variants signed with the factory\'s Secure Boot keys when FACTORY_SECUREBOOT_ENABLED; 400 `secure boot is disabled` otherwise); other kinds answer 501.',
   }
   const responses = {
     200: v.pipe(v.string(), v.description('the asset bytes')),

@@ -69,11 +69,22 @@ export const ERRATA: ReadonlyArray<{ readonly salt: string; readonly applies: (p
   { salt: 'overlay extra kernel args fix #376', applies: (p) => p.overlay !== undefined && (p.output.kind === 'uki' || p.output.kind === 'installer') },
 ]
 
+export interface CacheKeyOptions {
+  /**
+   * Our addition after the reference's errata: Secure Boot profiles name their keys only by the
+   * fixed `/secureboot/…` paths, so the key set's fingerprints are appended
+   * (src/secureboot/keys.ts `secureBootCacheSalt`) — new keys must not serve assets signed with
+   * the old ones. Applied to Secure Boot profiles only; every other key stays the reference's.
+   */
+  readonly secureBootSalt?: string
+}
+
 /** The exact bytes hashed: cleaned profile YAML followed by the applicable salts. */
-export function cacheKeyMaterial(profile: Profile): string {
+export function cacheKeyMaterial(profile: Profile, opts: CacheKeyOptions = {}): string {
   const p = cleanProfile(profile)
   let text = profileToYaml(p)
   for (const e of ERRATA) if (e.applies(p)) text += e.salt
+  if (opts.secureBootSalt && secureBootEnabled(p)) text += opts.secureBootSalt
   return text
 }
 
@@ -81,6 +92,6 @@ export function cacheKeyMaterial(profile: Profile): string {
  * Cache key of an enhanced profile (compute it before the builder fills in kernel/initramfs
  * paths): lowercase hex sha256.
  */
-export function profileCacheKey(profile: Profile): string {
-  return createHash('sha256').update(cacheKeyMaterial(profile), 'utf8').digest('hex')
+export function profileCacheKey(profile: Profile, opts: CacheKeyOptions = {}): string {
+  return createHash('sha256').update(cacheKeyMaterial(profile, opts), 'utf8').digest('hex')
 }

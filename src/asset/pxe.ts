@@ -7,6 +7,7 @@
  * downloads are served without redirects, and SecureBoot boots the signed UKI with the cmdline
  * passed explicitly (iPXE does not apply a UKI's embedded cmdline).
  */
+import { InvalidInputError } from '../errors.ts'
 import type { Arch } from '../talos/platforms.ts'
 import { parsePlatformArch, type PlatformArch } from './path.ts'
 
@@ -60,8 +61,30 @@ export function joinUrlPath(base: string, ...segments: string[]): string {
   return origin + joined + trailing + suffix
 }
 
-/** Render the script exactly as the reference templates do (`\n` line ends, trailing newline). */
+/**
+ * iPXE splits a script line on whitespace and treats some tokens as shell syntax, not arguments:
+ * `&&`, `||` and `;` end the command (what follows runs as another command) and a token starting
+ * with `#` starts a comment (the rest of the kernel line is dropped). Options are parsed only
+ * before the image URL, and `${…}` settings are expanded inside one token, so everything else
+ * reaches the kernel as an argument — `talos.config=…?uuid=${uuid}` keeps working.
+ */
+export function assertIpxeSafeCmdline(cmdline: string): void {
+  for (const token of cmdline.split(/\s+/)) {
+    if (token === '&&' || token === '||' || token === ';') {
+      throw new InvalidInputError(`kernel argument ${JSON.stringify(token)} is an iPXE command separator and cannot be passed in a PXE script`)
+    }
+    if (token.startsWith('#')) {
+      throw new InvalidInputError(`kernel argument ${JSON.stringify(token)} starts an iPXE comment and cannot be passed in a PXE script`)
+    }
+  }
+}
+
+/**
+ * Render the script exactly as the reference templates do (`\n` line ends, trailing newline).
+ * Throws InvalidInputError (400) for a command line iPXE would not pass through as arguments.
+ */
 export function renderPxeScript(input: PxeScriptInput): string {
+  assertIpxeSafeCmdline(input.cmdline)
   const url = (file: string) => joinUrlPath(input.baseUrl, 'image', input.schematicId, input.versionTag, file)
   if (input.secureboot) {
     const uki = url(`${input.platform}-${input.arch}-secureboot-uki.efi`)

@@ -12,6 +12,7 @@ import { parseExtensionCatalog, type OfficialExtension } from './extensions.ts'
 import { parseOverlayCatalog, type OfficialOverlay } from './overlays.ts'
 import { RefreshingValue, type Fresh } from './refreshing.ts'
 import type { SharedCache } from './shared-cache.ts'
+import { Lru } from '../store/lru.ts'
 import { selectTalosctlFiles } from './talosctl.ts'
 import { selectVersions } from './versions.ts'
 
@@ -48,12 +49,15 @@ export const DEFAULT_COMPONENTS = {
 }
 
 const OVERLAYS_SINCE = semver('1.7.0')
+/** Per-version catalogue entries kept (extensions, overlays per version: far more than any release list). */
+export const PER_VERSION_CACHE_ENTRIES = 1000
 const TALOSCTL_SINCE = semver('1.11.0-alpha.3')
 
 export class Catalog {
   readonly components: typeof DEFAULT_COMPONENTS
   private readonly versionList: RefreshingValue<string[]>
-  private readonly perVersion = new Map<string, RefreshingValue<unknown>>()
+  /** per-version catalogues; bounded: keys come from URLs (only available versions reach it) */
+  private readonly perVersion = new Lru<string, RefreshingValue<unknown>>(PER_VERSION_CACHE_ENTRIES)
   private timer: ReturnType<typeof setInterval> | undefined
   private readonly broken: SemVer[]
 
@@ -83,6 +87,11 @@ export class Catalog {
     this.timer = undefined
   }
 
+  /** Entries in the per-version catalogue cache (bounded by PER_VERSION_CACHE_ENTRIES). */
+  get perVersionEntries(): number {
+    return this.perVersion.size
+  }
+
   /** The version list could not be refreshed from upstream the last time it was tried. */
   get isStale(): boolean {
     return this.versionList.failing
@@ -97,13 +106,21 @@ export class Catalog {
     return this.opts.brokenTalosVersions.map(toVersionTag)
   }
 
-  /** Strict parse of a version from a URL: 400 when malformed. The `v` is optional. */
+  /**
+   * Strict parse of a version from a URL: 400 when malformed. The `v` is optional. Build metadata
+   * (`v1.12.0+x`) is refused: semver equality ignores it, so every distinct suffix would otherwise
+   * name the same release and grow per-version caches and build jobs without bound.
+   */
   parseVersion(raw: string): SemVer {
+    if (raw.length > 64) throw new InvalidInputError('invalid version: longer than 64 characters')
+    let v: SemVer
     try {
-      return parseSemver(raw)
+      v = parseSemver(raw)
     } catch (err) {
       throw new InvalidInputError(`invalid version ${JSON.stringify(raw)}: ${(err as Error).message}`)
     }
+    if (v.build.length > 0) throw new InvalidInputError(`invalid version ${JSON.stringify(raw)}: build metadata is not accepted`)
+    return v
   }
 
   /** Parses and checks availability: 400 malformed, 404 `version X is not available`. */

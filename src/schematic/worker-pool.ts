@@ -84,7 +84,12 @@ export class SchematicParserPool {
   constructor(private readonly opts: ParserPoolOptions) {
     if (!(opts.workers >= 1) || !(opts.timeoutMs > 0) || !(opts.maxQueue >= 0)) throw new RangeError('parser pool: workers ≥ 1, timeout > 0, queue ≥ 0')
     this.limits = withDefaults(opts.limits)
-    for (let i = 0; i < opts.workers; i++) this.slots.push(this.start())
+  }
+
+  /** Workers start with the first request, so a process that never parses pays nothing. */
+  private startWorkers(): void {
+    if (this.slots.length > 0 || this.closed) return
+    for (let i = 0; i < this.opts.workers; i++) this.slots.push(this.start())
   }
 
   /** parse → validate → canonical form → ID, in a worker. */
@@ -103,13 +108,14 @@ export class SchematicParserPool {
 
   /** Resolves once every worker has started (requests sent before simply wait for them). */
   async ready(): Promise<void> {
+    this.startWorkers()
     while (!this.closed && !this.slots.every((s) => s.ready)) {
       await new Promise<void>((resolve) => this.readyWaiters.push(resolve))
     }
   }
 
   stats(): ParserPoolStats {
-    return { workers: this.slots.length, busy: this.slots.filter((s) => s.job).length, queued: this.queue.length, ...this.counts }
+    return { workers: this.opts.workers, busy: this.slots.filter((s) => s.job).length, queued: this.queue.length, ...this.counts }
   }
 
   /** Stops every worker; waiting and running requests fail with a 503. */
@@ -131,6 +137,7 @@ export class SchematicParserPool {
 
   private submit(request: Omit<WorkerRequest, 'seq'>): Promise<WorkerReply> {
     if (this.closed) return Promise.reject(new ParserBusyError('the schematic parser is shutting down'))
+    this.startWorkers()
     return new Promise<WorkerReply>((resolve, reject) => {
       const pending: Pending = { request, large: request.body.length > LARGE_BODY, resolve, reject }
       this.queue.push(pending)

@@ -8,10 +8,21 @@
  *   3. total cold time vs. the same tool pipeline run by hand (skopeo + umoci to fetch and unpack
  *      the images, mksquashfs, cpio, zstd, cat)                                   → ratio
  *   4. cold time for a new schematic whose extensions were built before
+ *   5. ISO (1.12 hybrid: GRUB for BIOS, systemd-boot + UKI on the appended ESP): the factory's
+ *      first ISO (its GRUB tree is built then) vs. the reference imager's tools run by hand on
+ *      the same kernel, initramfs, UKI and systemd-boot (mkfs.vfat + mcopy for the ESP, then
+ *      `grub-mkrescue --compress=xz` with the reference's hybrid arguments)   → ratio (goal ≤ 1.2)
+ *   6. ISO for a new schematic whose extensions were built before (goal ≤ 2 s on 2 cores), and
+ *      vs. a bare `xorriso` run on the same files and the factory's cached GRUB tree → ratio
+ *   7. cold installer image (`installer-amd64.tar`, UKI + systemd-boot) vs. the bare tool steps
+ *      (skopeo for the base installer, mksquashfs/cpio/zstd for the initramfs, objcopy for the UKI,
+ *      tar/gzip/sha256sum for the layer and the docker-save tarball)                 → ratio
+ *   8. warm registry pulls (manifest by tag + manifest by digest + every blob) through the factory's
+ *      Caddy vs. plain Caddy serving the same files                                   → ratio
  *
  * Run: `bun test/bench/boot-path.ts` (needs the test packages: npm run setup:test).
  */
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises'
+import { copyFile, mkdtemp, readdir, rm, stat, truncate, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startStack } from '../helpers/stack.ts'
@@ -88,6 +99,87 @@ async function byHand(registry: string, work: string, extRefs: { name: string; d
   return performance.now() - t0
 }
 
+/** Stages the ISO inputs as the reference imager does (scratch tree + efiboot.img). */
+async function stageIso(dir: string, files: { kernel: string; initramfs: string; uki: string; sdBoot: string }): Promise<string> {
+  const put = async (rel: string, src: string) => {
+    await mkdir(join(dir, rel, '..'), { recursive: true })
+    await copyFile(src, join(dir, rel))
+  }
+  await put('boot/vmlinuz', files.kernel)
+  await put('boot/initramfs.xz', files.initramfs)
+  await mkdir(join(dir, 'boot/grub'), { recursive: true })
+  await writeFile(join(dir, 'boot/grub/grub.cfg'), 'set default=0\nset timeout=3\n')
+  await put('EFI/BOOT/BOOTX64.EFI', files.sdBoot)
+  await put(`EFI/Linux/Talos-${VERSION}.efi`, files.uki)
+  await mkdir(join(dir, 'loader'), { recursive: true })
+  await writeFile(join(dir, 'loader/loader.conf'), '# systemd-boot configuration\n\ntimeout 10\n\nsecure-boot-enroll off\n')
+  const img = join(dir, 'efiboot.img')
+  const mib = (n: number) => Math.ceil(n / 1048576) * 1048576
+  await writeFile(img, '')
+  await truncate(img, Math.max(34 * 1048576, 10 * 1048576 + mib((await stat(files.sdBoot)).size) + mib((await stat(files.uki)).size)))
+  await run(['mkfs.vfat', '-F', '32', '-n', 'EFI', '--invariant', img])
+  await run(['mcopy', '-s', '-p', '-Q', '-m', '-i', img, join(dir, 'EFI'), join(dir, 'loader'), '::'])
+  return img
+}
+
+const ESP_ARGS = ['-e', '--interval:appended_partition_2:all::', '-append_partition', '2', '0xef']
+const ESP_TAIL = ['-appended_part_as_gpt', '-partition_cyl_align', 'all', '-partition_offset', '16', '-iso_mbr_part_type', '0x83', '-no-emul-boot']
+/** A cold installer by hand, reusing the imager unpacked by {@link byHand}: the bare tool steps. */
+async function installerByHand(registry: string, work: string, cmdline: string): Promise<number> {
+  const t0 = performance.now()
+  const oci = join(work, 'oci')
+  const w = join(work, 'installer')
+  await mkdir(join(w, 'schematic', 'usr', 'local', 'share', 'schematic'), { recursive: true })
+  await run(['skopeo', 'copy', '-q', '--src-tls-verify=false', '--override-arch', 'amd64', `docker://${registry}/siderolabs/installer-base:${VERSION}`, `oci:${oci}:base`])
+  // initramfs: the base one + the schematic's virtual extension
+  await writeFile(join(w, 'schematic', 'usr', 'local', 'share', 'schematic', 'id'), 'bench\n')
+  await mkdir(join(w, 'stage'), { recursive: true })
+  await run(['mksquashfs', join(w, 'schematic'), join(w, 'stage', '0.sqsh'), '-all-root', '-noappend', '-no-progress', '-comp', 'zstd', '-Xcompression-level', '18', '-no-xattrs'])
+  await writeFile(join(w, 'stage', 'extensions.yaml'), 'layers: []\n')
+  await run(['sh', '-c', 'find . | LC_ALL=C sort | cpio -o -H newc --reproducible -R +0:+0 --quiet | zstd -q -1 -T1 > ../ext.cpio.zst'], join(w, 'stage'))
+  await run(['sh', '-c', `cat ${join(work, 'imager/usr/install/amd64/initramfs.xz')} ext.cpio.zst > initrd`], w)
+  // UKI: the stub with .osrel, .cmdline, .linux and .initrd sections (the classic objcopy recipe)
+  await writeFile(join(w, 'os-release'), 'NAME=Talos\n')
+  await writeFile(join(w, 'cmdline'), cmdline)
+  const inst = join(w, 'usr', 'install', 'amd64')
+  await mkdir(inst, { recursive: true })
+  await run([
+    'objcopy',
+    '--add-section', `.osrel=${join(w, 'os-release')}`, '--change-section-vma', '.osrel=0x20000',
+    '--add-section', `.cmdline=${join(w, 'cmdline')}`, '--change-section-vma', '.cmdline=0x30000',
+    '--add-section', `.linux=${join(work, 'imager/usr/install/amd64/vmlinuz')}`, '--change-section-vma', '.linux=0x2000000',
+    '--add-section', `.initrd=${join(w, 'initrd')}`, '--change-section-vma', '.initrd=0x3000000',
+    join(work, 'imager/usr/install/amd64/systemd-stub.efi'), join(inst, 'vmlinuz.efi'),
+  ])
+  await run(['cp', join(work, 'imager/usr/install/amd64/systemd-boot.efi'), join(inst, 'systemd-boot.efi')])
+  // artifacts layer, its digests, and a docker-save tarball next to the base layer
+  await run(['sh', '-c', 'tar --sort=name --owner=0 --group=0 --mtime=@0 -cf artifacts.tar usr/install && gzip -1 -k artifacts.tar && sha256sum artifacts.tar artifacts.tar.gz > sums'], w)
+  await run(['sh', '-c', `cp ${oci}/blobs/sha256/* . 2>/dev/null; echo '{}' > config.json; echo '[]' > manifest.json; tar -cf installer.tar config.json artifacts.tar.gz manifest.json`], w)
+  return performance.now() - t0
+}
+
+/** One warm registry pull: manifest by tag, manifest by digest, every blob of the amd64 image. */
+async function pullOnce(base: string, repo: string): Promise<number> {
+  let bytes = 0
+  const index = await fetch(`${base}/v2/${repo}/manifests/${VERSION}`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } })
+  const doc = (await index.json()) as { manifests: { digest: string; platform: { architecture: string } }[] }
+  const m = await (await fetch(`${base}/v2/${repo}/manifests/${doc.manifests.find((x) => x.platform.architecture === 'amd64')!.digest}`)).json() as { config: { digest: string }; layers: { digest: string }[] }
+  for (const d of [m.config.digest, ...m.layers.map((l) => l.digest)]) bytes += (await (await fetch(`${base}/v2/${repo}/blobs/${d}`)).arrayBuffer()).byteLength
+  return bytes
+}
+
+async function pullThroughput(fn: () => Promise<number>, pulls: number): Promise<number> {
+  let left = pulls
+  let bytes = 0
+  const t0 = performance.now()
+  await Promise.all(
+    Array.from({ length: HIT_CONCURRENCY }, async () => {
+      while (left-- > 0) bytes += await fn()
+    }),
+  )
+  return bytes / 1e6 / ((performance.now() - t0) / 1000)
+}
+
 const up = await startUpstream([VERSION])
 const stack = await startStack(up.env)
 const work = await mkdtemp(join(tmpdir(), 'bench-'))
@@ -104,6 +196,38 @@ try {
   // 4: a new schematic whose extensions were built before
   const s2 = await schematic(base, ['bench-2'])
   const warmExt = await timedGet(`${base}/image/${s2}/${VERSION}/initramfs-amd64.xz`)
+
+  // 5: the factory's first ISO (GRUB tree built now) vs the reference's tools on the same inputs
+  const s3 = await schematic(base, ['bench-iso-1'])
+  const isoCold = await timedGet(`${base}/image/${s3}/${VERSION}/metal-amd64.iso`)
+  const inputs = {
+    kernel: join(work, 'imager/usr/install/amd64/vmlinuz'),
+    sdBoot: join(work, 'imager/usr/install/amd64/systemd-boot.efi'),
+    initramfs: join(work, 'in-initramfs.xz'),
+    uki: join(work, 'in-uki.efi'),
+  }
+  await writeFile(inputs.initramfs, new Uint8Array(await (await fetch(`${base}/image/${s3}/${VERSION}/initramfs-amd64.xz`)).arrayBuffer()))
+  await writeFile(inputs.uki, new Uint8Array(await (await fetch(`${base}/image/${s3}/${VERSION}/metal-amd64-uki.efi`)).arrayBuffer()))
+  const refDir = join(work, 'ref-iso')
+  const tRef = performance.now()
+  const refEsp = await stageIso(refDir, inputs)
+  await run(['grub-mkrescue', '--compress=xz', `--output=${join(work, 'ref.iso')}`, '--directory=/usr/lib/grub/i386-pc', '-m', 'efiboot.img', '-iso-level', '3', refDir, '-eltorito-alt-boot', ...ESP_ARGS, refEsp, ...ESP_TAIL, '--', '-volid', 'TALOS_V1_12_0'])
+  const refIso = performance.now() - tRef
+
+  // 6: an ISO for a new schematic (extensions and GRUB tree cached) vs bare xorriso on the same files
+  const s4 = await schematic(base, ['bench-iso-2'])
+  const isoWarm = await timedGet(`${base}/image/${s4}/${VERSION}/metal-amd64.iso`)
+  const grubRoot = join(stack.dataDir, 'cache', 'grub-iso')
+  const grubTree = join(grubRoot, (await readdir(grubRoot)).find((d) => !d.startsWith('.'))!)
+  const bareDir = join(work, 'bare-iso')
+  const tBare = performance.now()
+  const bareEsp = await stageIso(bareDir, inputs)
+  await run([
+    'xorriso', '-as', 'mkisofs', '-graft-points', '-b', 'boot/grub/i386-pc/eltorito.img', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', '--grub2-boot-info',
+    '--grub2-mbr', join(grubTree, 'boot_hybrid.img'), '--protective-msdos-label', '-r', join(grubTree, 'tree'), '-m', 'efiboot.img', '-iso-level', '3', bareDir,
+    '-eltorito-alt-boot', ...ESP_ARGS, bareEsp, ...ESP_TAIL, '-o', join(work, 'bare.iso'),
+  ])
+  const bareIso = performance.now() - tBare
 
   // 1: cache-hit throughput, factory Caddy vs plain Caddy file server on the same file
   const kernelUrl = `${base}/image/${s1}/${VERSION}/kernel-amd64`
@@ -131,6 +255,38 @@ try {
   await throughput(kernelUrl)
   const plainMBs = await throughput(`http://127.0.0.1:${plainPort}/kernel-amd64`)
   const hitMBs = await throughput(kernelUrl)
+
+  // 7: cold installer image (UKI) vs the bare tool steps
+  const sInst = ((await (await fetch(`${base}/schematics`, { method: 'POST', body: JSON.stringify({ customization: { extraKernelArgs: ['bench-installer'] } }) })).json()) as { id: string }).id
+  const installer = await timedGet(`${base}/image/${sInst}/${VERSION}/installer-amd64.tar`)
+  const cmdline = await (await fetch(`${base}/image/${sInst}/${VERSION}/cmdline-metal-amd64`)).text()
+  const installerHand = await installerByHand(up.registry.host, work, cmdline)
+
+  // 8: warm registry pulls via the factory's Caddy vs the same files from plain Caddy
+  const repo = `installer/${sInst}`
+  await pullOnce(base, repo) // publish (both arches build) and warm up
+  const blobProbe = await fetch(`${base}/v2/${repo}/manifests/${VERSION}`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } })
+  const idx = (await blobProbe.json()) as { manifests: { digest: string; platform: { architecture: string } }[] }
+  const amd64 = idx.manifests.find((x) => x.platform.architecture === 'amd64')!.digest
+  const man = (await (await fetch(`${base}/v2/${repo}/manifests/${amd64}`)).json()) as { config: { digest: string }; layers: { digest: string }[] }
+  const served = await fetch(`${base}/v2/${repo}/blobs/${man.layers.at(-1)!.digest}`)
+  if (!served.headers.get('server')?.includes('(caddy)')) throw new Error('installer blobs were not served by Caddy')
+  await served.arrayBuffer()
+  // the same documents and blobs as static files
+  const mirror = join(plainDir, 'v2', repo)
+  await mkdir(join(mirror, 'manifests'), { recursive: true })
+  await mkdir(join(mirror, 'blobs'), { recursive: true })
+  await writeFile(join(mirror, 'manifests', VERSION), new Uint8Array(await (await fetch(`${base}/v2/${repo}/manifests/${VERSION}`)).arrayBuffer()))
+  await writeFile(join(mirror, 'manifests', amd64), new Uint8Array(await (await fetch(`${base}/v2/${repo}/manifests/${amd64}`)).arrayBuffer()))
+  for (const d of [man.config.digest, ...man.layers.map((l) => l.digest)]) {
+    await writeFile(join(mirror, 'blobs', d), new Uint8Array(await (await fetch(`${base}/v2/${repo}/blobs/${d}`)).arrayBuffer()))
+  }
+  const plainBase = `http://127.0.0.1:${plainPort}`
+  const PULLS = Number(process.env.BENCH_PULLS ?? 40)
+  await pullThroughput(() => pullOnce(plainBase, repo), 4)
+  await pullThroughput(() => pullOnce(base, repo), 4)
+  const plainPullMBs = await pullThroughput(() => pullOnce(plainBase, repo), PULLS)
+  const pullMBs = await pullThroughput(() => pullOnce(base, repo), PULLS)
   plain.kill()
 
   const rows: [string, string][] = [
@@ -144,6 +300,18 @@ try {
     ['new schematic, extensions built before: total', ms(warmExt.total)],
     ['  time to first byte', ms(warmExt.ttfb)],
     ['  ratio vs cold', (warmExt.total / cold.total).toFixed(2)],
+    ['cold ISO (first of this factory: GRUB tree built), total', `${ms(isoCold.total)} (${(isoCold.bytes / 1e6).toFixed(1)} MB, first byte ${ms(isoCold.ttfb)})`],
+    ['same ISO by hand (mkfs.vfat, mcopy, grub-mkrescue --compress=xz)', ms(refIso)],
+    ['  ratio factory cold ISO / by hand (goal <= 1.2)', (isoCold.total / refIso).toFixed(2)],
+    ['ISO for a new schematic, extensions built before (goal <= 2 s)', `${ms(isoWarm.total)} (first byte ${ms(isoWarm.ttfb)})`],
+    ['same files, bare xorriso on the cached GRUB tree (+ mkfs.vfat, mcopy)', ms(bareIso)],
+    ['  ratio factory warm ISO / bare xorriso', (isoWarm.total / bareIso).toFixed(2)],
+    ['cold installer-amd64.tar (UKI + systemd-boot), total', `${ms(installer.total)} (${(installer.bytes / 1e6).toFixed(2)} MB)`],
+    ['same steps by hand (skopeo, mksquashfs, cpio, zstd, objcopy, tar, gzip)', ms(installerHand)],
+    ['  ratio factory cold / by hand', (installer.total / installerHand).toFixed(2)],
+    [`warm registry pull via factory Caddy (tag + digest manifests + blobs, ${PULLS} pulls)`, `${pullMBs.toFixed(0)} MB/s`],
+    ['same files, plain caddy file-server', `${plainPullMBs.toFixed(0)} MB/s`],
+    ['  ratio factory / plain', (pullMBs / plainPullMBs).toFixed(2)],
   ]
   const width = Math.max(...rows.map((r) => r[0].length))
   console.log(`boot-path benchmark (${new Date().toISOString()}, ${HIT_REQUESTS} hit requests x ${HIT_CONCURRENCY} concurrent)`)

@@ -9,7 +9,7 @@ import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 import { freePort } from '../helpers/ports.ts'
 import { bootQemu, directBootArgs, BOOT_FAILURE_PATTERNS } from '../helpers/qemu.ts'
 
@@ -33,7 +33,7 @@ let id: string
 let work: string
 
 beforeAll(async () => {
-  up = await startUpstream([VERSION])
+  up = await sharedUpstream()
   const port = await freePort()
   edge = await startEdge({
     ...up.env,

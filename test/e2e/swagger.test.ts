@@ -32,7 +32,7 @@ beforeAll(async () => {
   edge = await startEdge()
   doc = (await (await fetch(`${edge.url}/swagger/json`)).json()) as OpenApiDoc
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
-})
+}, 90_000) // Chromium takes seconds to start on a busy 2-core machine
 afterAll(async () => {
   await browser?.close()
   await edge?.stop()
@@ -91,18 +91,22 @@ describe('Swagger UI', () => {
     })
     const failed: string[] = []
     page.on('requestfailed', (r) => failed.push(r.url()))
-    await page.goto(`${edge.url}/swagger`, { waitUntil: 'networkidle' })
-    await page.waitForSelector('.opblock', { timeout: 20_000 })
-    const rendered = await page.$$eval('.opblock', (els) =>
-      els.map((el) => ({
-        method: (el.querySelector('.opblock-summary-method')?.textContent ?? '').trim().toLowerCase(),
-        path: el.querySelector('.opblock-summary-path')?.getAttribute('data-path') ?? '',
-      })),
-    )
-    await page.close()
+    let rendered: { method: string; path: string }[]
+    try {
+      await page.goto(`${edge.url}/swagger`, { waitUntil: 'networkidle', timeout: 60_000 })
+      await page.waitForSelector('.opblock', { timeout: 60_000 })
+      rendered = await page.$$eval('.opblock', (els) =>
+        els.map((el) => ({
+          method: (el.querySelector('.opblock-summary-method')?.textContent ?? '').trim().toLowerCase(),
+          path: el.querySelector('.opblock-summary-path')?.getAttribute('data-path') ?? '',
+        })),
+      )
+    } finally {
+      await page.close()
+    }
     expect(offHost).toEqual([])
     expect(failed).toEqual([])
     const got = new Set(rendered.map((r) => `${r.method} ${r.path}`))
     for (const { method, path } of operations()) expect(got).toContain(`${method} ${path}`)
-  })
+  }, 150_000)
 })

@@ -58,7 +58,34 @@ export function directBootArgs(opts: { kernel: string; initrd: string; append: s
   ]
 }
 
+/**
+ * At most this many QEMU guests run at once in a test process (TCG is CPU-bound: two fit a
+ * 2-core machine in the time of one, four take twice as long — spec/env-lab.md). A boot waiting
+ * for a slot does not count against its own timeout.
+ */
+export const MAX_PARALLEL_BOOTS = Number(process.env.FACTORY_TEST_PARALLEL_BOOTS ?? 2)
+let running = 0
+const queue: (() => void)[] = []
+
+async function slot(): Promise<() => void> {
+  if (running >= MAX_PARALLEL_BOOTS) await new Promise<void>((resolve) => queue.push(resolve))
+  running++
+  return () => {
+    running--
+    queue.shift()?.()
+  }
+}
+
 export async function bootQemu(opts: BootOptions): Promise<BootResult> {
+  const release = await slot()
+  try {
+    return await bootOnce(opts)
+  } finally {
+    release()
+  }
+}
+
+async function bootOnce(opts: BootOptions): Promise<BootResult> {
   const start = performance.now()
   const proc = Bun.spawn([opts.binary ?? 'qemu-system-x86_64', ...opts.args], {
     stdin: 'ignore',

@@ -22,3 +22,20 @@ export async function startUpstream(versions: readonly string[] = ['v1.7.6', 'v1
     stop: () => registry.stop(),
   }
 }
+
+let shared: Promise<Upstream> | null = null
+
+/**
+ * One upstream per test process (bun test runs every file in one process): a registry loaded with
+ * the stand-in release's default versions, started by the first file that asks and killed when
+ * the process exits (test/helpers/registry.ts). Building and pushing the release once instead of
+ * once per file keeps the suite's budget; files that stop or mutate their registry (e.g. to test
+ * an upstream outage) must use startUpstream() instead. `stop()` of the shared one does nothing.
+ */
+export function sharedUpstream(): Promise<Upstream> {
+  shared ??= startUpstream().then((up) => ({ ...up, stop: async () => {} }))
+  shared.catch(() => {
+    shared = null
+  })
+  return shared
+}

@@ -7,17 +7,16 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 import { startRedis, type TestRedis } from '../helpers/redis.ts'
-import { startBuilderDaemon } from '../helpers/builder-daemon.ts'
-import type { BuildJob } from '../../src/asset/job.ts'
+import { startBuilderDaemon, type RunningBuilder } from '../helpers/builder-daemon.ts'
 
 const VERSION = 'v1.12.0'
 let up: Upstream
 let redis: TestRedis
 
 beforeAll(async () => {
-  ;[up, redis] = await Promise.all([startUpstream([VERSION]), startRedis()])
+  ;[up, redis] = await Promise.all([sharedUpstream(), startRedis()])
 }, 180_000)
 afterAll(async () => {
   await redis?.stop()
@@ -56,18 +55,18 @@ describe('two builder daemons sharing redis-server', () => {
     const [a, b] = await Promise.all([startBuilderDaemon(env), startBuilderDaemon(env)])
     try {
       const id = await createSchematic(planner, ['siderolabs/amd-ucode', 'siderolabs/gvisor'], ['cluster'])
-      const { job } = await planner.ctx.assets.plan(id, VERSION, 'initramfs-amd64.xz')
-      const post = async (url: string) => {
-        const res = await fetch(`${url}/v1/build`, { method: 'POST', body: JSON.stringify(job), headers: { 'content-type': 'application/json' } })
+      const request = { schematic: id, version: VERSION, path: 'initramfs-amd64.xz' }
+      const post = async (daemon: RunningBuilder) => {
+        const res = await daemon.build(request)
         expect(res.status).toBe(200)
         return sha(await res.arrayBuffer())
       }
-      const bodies = await Promise.all(Array.from({ length: 20 }, (_, i) => post(i % 2 ? a.url : b.url)))
+      const bodies = await Promise.all(Array.from({ length: 20 }, (_, i) => post(i % 2 ? a : b)))
       expect(new Set(bodies).size).toBe(1)
       const [sa, sb] = await Promise.all([a.stats(), b.stats()])
       expect(sa.imagerRuns + sb.imagerRuns).toBe(1)
       expect(sa.peerBuilds + sb.peerBuilds).toBe(1) // the loser waited for the winner
-      const metrics = (await (await fetch(`${a.url}/metrics`)).text()) + (await (await fetch(`${b.url}/metrics`)).text())
+      const metrics = (await a.metrics()) + (await b.metrics())
       const runs = [...metrics.matchAll(/^image_factory_imager_runs_total (\d+)$/gm)].map((m) => Number(m[1]))
       expect(runs.reduce((x, y) => x + y, 0)).toBe(1)
     } finally {
@@ -83,7 +82,8 @@ describe('two builder daemons sharing redis-server', () => {
     try {
       const id = await createSchematic(planner, ['siderolabs/amd-ucode', 'siderolabs/gvisor', 'siderolabs/gasket-driver'], ['killed'])
       const { job } = await planner.ctx.assets.plan(id, VERSION, 'initramfs-amd64.xz')
-      const res = await fetch(`${first.url}/v1/build`, { method: 'POST', body: JSON.stringify(job), headers: { 'content-type': 'application/json' } })
+      const request = { schematic: id, version: VERSION, path: 'initramfs-amd64.xz' }
+      const res = await first.build(request)
       const reader = res.body!.getReader()
       await reader.read() // the first bytes are out: the build is running
       await first.kill('SIGKILL')
@@ -96,7 +96,7 @@ describe('two builder daemons sharing redis-server', () => {
 
       const second = await startBuilderDaemon(env)
       try {
-        const again = await fetch(`${second.url}/v1/build`, { method: 'POST', body: JSON.stringify(job), headers: { 'content-type': 'application/json' } })
+        const again = await second.build(request)
         expect(again.status).toBe(200)
         const body = await again.arrayBuffer()
         expect(body.byteLength).toBeGreaterThan(0)

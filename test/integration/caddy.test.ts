@@ -8,7 +8,7 @@ import { readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startStack, type RunningStack } from '../helpers/stack.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 
 const VERSION = 'v1.12.0'
 let up: Upstream
@@ -16,7 +16,7 @@ let stack: RunningStack
 let id: string
 
 beforeAll(async () => {
-  up = await startUpstream([VERSION])
+  up = await sharedUpstream()
   stack = await startStack(up.env)
   const res = await fetch(`${stack.url}/schematics`, {
     method: 'POST',
@@ -94,7 +94,7 @@ describe('Caddy edge', () => {
     expect(named.h['content-disposition']).toBe('attachment; filename="talos.xz"')
     expect(named.h.server).not.toContain('(caddy)')
     const versions = await curl([`${stack.url}/versions`])
-    expect(JSON.parse(versions.body.toString())).toEqual([VERSION])
+    expect(JSON.parse(versions.body.toString())).toContain(VERSION)
   })
 
   test('errors keep their status and one-line reason through Caddy', async () => {
@@ -104,6 +104,49 @@ describe('Caddy edge', () => {
     const nf = await curl([`${stack.url}/image/${'f'.repeat(64)}/${VERSION}/kernel-amd64`])
     expect(nf.h[':status']).toBe('404')
   })
+})
+
+describe('installer images through Caddy', () => {
+  test('manifests go to the edge (built through the builder daemon); published blobs are served by Caddy; skopeo pulls through it', async () => {
+    const repo = `metal-installer/${id}`
+    const index = await curl(['-H', 'Accept: application/vnd.oci.image.index.v1+json', `${stack.url}/v2/${repo}/manifests/${VERSION}`])
+    expect(index.h[':status']).toBe('200')
+    expect(index.h.server).not.toContain('(caddy)')
+    const amd64 = (JSON.parse(index.body.toString()) as { manifests: { digest: string; platform: { architecture: string } }[] }).manifests.find((m) => m.platform.architecture === 'amd64')!
+    const manifest = JSON.parse((await curl([`${stack.url}/v2/${repo}/manifests/${amd64.digest}`])).body.toString()) as { layers: { digest: string; size: number }[] }
+    const layer = manifest.layers.at(-1)!
+
+    const blob = await curl([`${stack.url}/v2/${repo}/blobs/${layer.digest}`])
+    expect(blob.h[':status']).toBe('200')
+    expect(blob.h.server).toContain('(caddy)')
+    expect(blob.h['docker-content-digest']).toBe(layer.digest)
+    expect(blob.h['content-type']).toBe('application/octet-stream')
+    expect(blob.h['content-length']).toBe(String(layer.size))
+    expect(`sha256:${new Bun.CryptoHasher('sha256').update(blob.body).digest('hex')}`).toBe(layer.digest)
+    const part = await curl(['-r', '0-99', `${stack.url}/v2/${repo}/blobs/${layer.digest}`])
+    expect(part.h[':status']).toBe('206')
+    expect(Buffer.compare(part.body, blob.body.subarray(0, 100))).toBe(0)
+    const head = await curl(['-I', `${stack.url}/v2/${repo}/blobs/${layer.digest}`])
+    expect(head.h['content-length']).toBe(String(layer.size))
+
+    // another repository does not have the blob: the edge answers, in OCI terms
+    const other = await curl([`${stack.url}/v2/installer/${id}/blobs/${layer.digest}`])
+    expect(other.h[':status']).toBe('404')
+    expect(other.h.server).not.toContain('(caddy)')
+    expect(JSON.parse(other.body.toString()).errors[0].code).toBe('BLOB_UNKNOWN')
+    // a non-canonical URI is never a Caddy hit
+    const dotted = await curl(['--path-as-is', `${stack.url}/v2/${repo}/blobs/../blobs/${layer.digest}`])
+    expect(dotted.h.server ?? '').not.toContain('(caddy)')
+
+    const layout = join(stack.dataDir, '..', `caddy-pull-${process.pid}`)
+    try {
+      const p = Bun.spawnSync(['skopeo', 'copy', '--quiet', '--src-tls-verify=false', `docker://127.0.0.1:${stack.port}/${repo}:${VERSION}`, `oci:${layout}:t`], { stderr: 'pipe' })
+      expect(p.stderr.toString()).toBe('')
+      expect(p.exitCode).toBe(0)
+    } finally {
+      rmSync(layout, { recursive: true, force: true })
+    }
+  }, 240_000)
 })
 
 describe('the stack supervises its processes', () => {

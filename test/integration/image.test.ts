@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 
 let up: Upstream
 let edge: RunningEdge
@@ -12,7 +12,7 @@ let id: string
 let plain: string
 
 beforeAll(async () => {
-  up = await startUpstream(['v1.7.6', 'v1.12.0'])
+  up = await sharedUpstream()
   edge = await startEdge(up.env)
   const mk = async (body: string) => ((await (await fetch(`${edge.url}/schematics`, { method: 'POST', body })).json()) as { id: string }).id
   id = await mk(JSON.stringify({ customization: { systemExtensions: { officialExtensions: ['siderolabs/gvisor', 'siderolabs/realtek-firmware'] } } }))
@@ -38,7 +38,7 @@ describe('errors', () => {
     ['unknown schematic before a malformed version', () => img('aaaaaaaaaaaa', 'v1.5', 'metal-amd64.ssd'), 404, 'schematic ID "aaaaaaaaaaaa" not found'],
     ['malformed version before a bad path', () => img(plain, 'v1.5', 'metal-amd64.ssd'), 400, 'invalid version "v1.5": No Major.Minor.Patch elements found'],
     ['PXE: bad path, unknown version', () => fetch(`${edge.url}/pxe/${plain}/v1.99.0/metal-foo`), 400, 'error parsing profile from path: invalid architecture: "foo"'],
-    ['not built yet', () => img(plain, 'v1.12.0', 'metal-amd64.iso'), 501, null],
+    ['not built yet', () => img(plain, 'v1.12.0', 'metal-amd64.qcow2'), 501, null],
   ] as const)('%s', async (_n, req, status, text) => {
     const res = await req()
     expect(res.status).toBe(status)

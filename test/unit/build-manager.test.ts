@@ -98,8 +98,8 @@ describe('BuildManager', () => {
     const { manager, store } = setup(slowRun(5, 10, counter, 3))
     const r = await manager.request(job())
     expect(r.kind).toBe('stream')
-    expect(readAll(r)).rejects.toThrow('imager exploded')
-    await Bun.sleep(100)
+    await expect(readAll(r)).rejects.toThrow('imager exploded')
+    for (let i = 0; i < 500 && manager.running > 0; i++) await Bun.sleep(10) // the failed build has ended
     expect(await store.lookup(KEY)).toBeNull()
   })
 
@@ -112,7 +112,8 @@ describe('BuildManager', () => {
     }
     const manager = new BuildManager({ store, lock: new LocalLock(), run, concurrency: 1, timeoutMs: 100, log: silentLogger })
     const r = await manager.request(job())
-    expect(readAll(r)).rejects.toThrow('timed out')
+    await expect(readAll(r)).rejects.toThrow('timed out')
+    expect(await store.lookup(KEY)).toBeNull()
   })
 
   test('the store evicts least recently used assets beyond its bound', async () => {

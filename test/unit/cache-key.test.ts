@@ -171,3 +171,37 @@ describe('errata salts', () => {
     expect(keys.size).toBe(kinds.length)
   })
 })
+
+// Our addition, after the reference errata (the vectors above keep testing the reference bytes):
+// Secure Boot profiles name their keys only by the fixed /secureboot/… paths, so the key set's
+// fingerprints are appended; without this a new key set would be served assets signed with the old.
+describe('Secure Boot key salt', () => {
+  const sb = (): Profile => {
+    const p = emptyProfile()
+    p.output.kind = 'uki'
+    p.output.outFormat = 'raw'
+    p.platform = 'metal'
+    p.arch = 'amd64'
+    p.secureboot = true
+    p.input.secureboot = { secureBootSigner: { keyPath: '/secureboot/uki-signing-key.pem', certPath: '/secureboot/uki-signing-cert.pem' }, pcrSigner: { keyPath: '/secureboot/pcr-signing-key.pem' } }
+    return p
+  }
+
+  test('is appended after the errata for Secure Boot profiles only', () => {
+    const iso = sb()
+    iso.output.kind = 'iso'
+    expect(cacheKeyMaterial(iso, { secureBootSalt: 'secureboot keys a b' })).toBe(profileToYaml(cleanProfile(iso)) + 'secureboot iso gen fix #9565secureboot keys a b')
+    const plain = sb()
+    plain.secureboot = null
+    delete plain.input.secureboot
+    expect(profileCacheKey(plain, { secureBootSalt: 'secureboot keys a b' })).toBe(profileCacheKey(plain))
+  })
+
+  test('other keys → other cache key; same keys → same cache key', () => {
+    const a = profileCacheKey(sb(), { secureBootSalt: 'secureboot keys 01 02' })
+    expect(profileCacheKey(sb(), { secureBootSalt: 'secureboot keys 01 02' })).toBe(a)
+    expect(profileCacheKey(sb(), { secureBootSalt: 'secureboot keys 01 03' })).not.toBe(a)
+    expect(profileCacheKey(sb(), { secureBootSalt: 'secureboot keys 04 02' })).not.toBe(a)
+    expect(profileCacheKey(sb())).not.toBe(a)
+  })
+})

@@ -104,3 +104,30 @@ describe('config', () => {
     for (const s of SETTINGS) expect(readme).toContain(`\`${s.env}\``)
   })
 })
+
+describe('test-suite variables', () => {
+  test('FACTORY_TEST_* variables are left to the test suite, other unknown FACTORY_* still stop start-up', () => {
+    expect(() => loadConfig({ FACTORY_TEST_LOGS: '1', FACTORY_TEST_PARALLEL_BOOTS: '4' })).not.toThrow()
+    expect(() => loadConfig({ FACTORY_TESTLOGS: '1' })).toThrow('FACTORY_TESTLOGS: unknown setting')
+  })
+})
+
+describe('installer registry settings', () => {
+  test('defaults: the factory\'s own store, a generated cosign key', () => {
+    expect(loadConfig({}).installer).toEqual({ registry: '', insecure: false, username: '', password: '', external: '', cosignKey: '', storeMaxBytes: 20 * 1024 ** 3 })
+  })
+
+  test('host[:port][/namespace] forms are accepted, trailing slashes dropped', () => {
+    const c = loadConfig({ FACTORY_INSTALLER_REGISTRY: '127.0.0.1:5100/siderolabs/', FACTORY_INSTALLER_EXTERNAL_REGISTRY: 'registry.example.com/a/b' })
+    expect(c.installer.registry).toBe('127.0.0.1:5100/siderolabs')
+    expect(c.installer.external).toBe('registry.example.com/a/b')
+  })
+
+  test.each([
+    [{ FACTORY_INSTALLER_REGISTRY: 'https://registry.example.com' }, 'FACTORY_INSTALLER_REGISTRY: expected host[:port][/namespace]'],
+    [{ FACTORY_INSTALLER_REGISTRY: 'reg.example.com/Upper' }, 'FACTORY_INSTALLER_REGISTRY: expected host[:port][/namespace]'],
+    [{ FACTORY_INSTALLER_EXTERNAL_REGISTRY: 'cdn.example.com' }, 'FACTORY_INSTALLER_EXTERNAL_REGISTRY: needs FACTORY_INSTALLER_REGISTRY'],
+  ])('%o is refused', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message)
+  })
+})

@@ -28,7 +28,7 @@ async function answer(err: unknown, requestId = 'req-7'): Promise<{ res: Respons
   const log = createLogger('debug', {}, (l) => lines.push(l))
   let thrown: unknown
   try {
-    await failing(err).build(JOB)
+    await failing(err).build({ schematic: JOB.schematic.id, version: JOB.version, path: JOB.urlParts[2] }, JOB)
   } catch (e) {
     thrown = e
   }

