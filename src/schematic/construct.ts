@@ -228,6 +228,22 @@ export class Constructor {
   }
 
   private checkUniqueKeys(n: YNode): boolean {
+    // One pass without allocation per key finds the usual case, no duplicate at all.
+    const scalars = new Set<string>()
+    const others = new Set<string>()
+    let duplicate = false
+    for (let i = 0; i < n.content.length && !duplicate; i += 2) {
+      const k = n.content[i] as YNode
+      const seen = k.kind === 'scalar' ? scalars : others
+      const id = k.kind === 'scalar' ? k.value : `${k.kind}\u0000${k.value}`
+      if (seen.has(id)) duplicate = true
+      else seen.add(id)
+    }
+    return duplicate ? this.reportDuplicateKeys(n) : true
+  }
+
+  /** The reference's errors: for each key, every later key equal to it. */
+  private reportDuplicateKeys(n: YNode): boolean {
     const before = this.errors.length
     const groups = new Map<string, number[]>()
     const keys: YNode[] = []

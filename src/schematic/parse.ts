@@ -78,13 +78,13 @@ function toSchematic(root: StructValue): Schematic {
   return s
 }
 
-const BREAKS = /\r\n|[\n\r\u0085\u2028\u2029]/g
-const BREAK_ESCAPES: Record<string, string> = { '\r\n': '\\r\\n', '\n': '\\n', '\r': '\\r', '\u0085': '\\u0085', '\u2028': '\\u2028', '\u2029': '\\u2029' }
+const BREAKS = /\r\n|[\n\r]/g
+const BREAK_ESCAPES: Record<string, string> = { '\r\n': '\\r\\n', '\n': '\\n', '\r': '\\r' }
 
 /**
- * A reason is one line: values quoted in the reference's messages (`cannot construct !!str
- * \`a⏎b\``, `field a⏎b not found`) keep their line breaks there, which would cut the reason at the
- * break; they are written as escapes instead.
+ * A reason is one line: values quoted in the reference's messages (`cannot construct !!str \`a⏎b\``,
+ * `field a⏎b not found`) keep their CR and LF there, which would cut the reason at the break; they
+ * are written as escapes instead.
  */
 function oneLineReason(err: InvalidInputError): InvalidInputError {
   BREAKS.lastIndex = 0
