@@ -47,6 +47,9 @@ export const SETTINGS = [
   { env: 'FACTORY_SCHEMATIC_INSECURE', path: 'schematics.insecure', kind: 'bool', default: 'false', doc: 'Plain HTTP for the schematic registry.' },
   { env: 'FACTORY_SCHEMATIC_CACHE_SIZE', path: 'schematics.cacheSize', kind: 'int', default: '100000', doc: 'Schematics kept in the in-memory LRU in front of the store.' },
   { env: 'FACTORY_SCHEMATIC_NEGATIVE_TTL', path: 'schematics.negativeTtl', kind: 'duration', default: '30s', doc: 'How long an unknown schematic ID is remembered as unknown.' },
+  { env: 'FACTORY_SCHEMATIC_PARSE_WORKERS', path: 'schematics.parseWorkers', kind: 'int', default: '2', doc: 'Worker threads that parse schematic bodies (off the event loop); also the number of parses at once.' },
+  { env: 'FACTORY_SCHEMATIC_PARSE_TIMEOUT', path: 'schematics.parseTimeout', kind: 'duration', default: '5s', doc: 'Time budget of one schematic parse; a parse over it is stopped (its worker replaced) and answered 400.' },
+  { env: 'FACTORY_SCHEMATIC_PARSE_QUEUE', path: 'schematics.parseQueue', kind: 'int', default: '32', doc: 'Schematic bodies that may wait for a parser worker; more get 503 at once.' },
   { env: 'FACTORY_MIN_TALOS_VERSION', path: 'build.minTalosVersion', kind: 'string', default: '1.2.0', doc: 'Oldest Talos version offered.' },
   { env: 'FACTORY_BROKEN_TALOS_VERSIONS', path: 'build.brokenTalosVersions', kind: 'list', default: '', doc: 'Versions hidden from /versions (shown by /versions?broken=true), comma-separated.' },
   { env: 'FACTORY_VERSION_REFRESH_INTERVAL', path: 'catalog.refreshInterval', kind: 'duration', default: '15m', doc: 'How often the version list and catalogues are refreshed in the background.' },
@@ -78,7 +81,17 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error'
   upstream: { registry: string; namespace: string; insecure: boolean; username: string; password: string; token: string }
   redisUrl: string
-  schematics: { store: 'fs' | 'oci'; registry: string; repository: string; insecure: boolean; cacheSize: number; negativeTtlMs: number }
+  schematics: {
+    store: 'fs' | 'oci'
+    registry: string
+    repository: string
+    insecure: boolean
+    cacheSize: number
+    negativeTtlMs: number
+    parseWorkers: number
+    parseTimeoutMs: number
+    parseQueue: number
+  }
   build: { minTalosVersion: string; brokenTalosVersions: string[]; concurrency: number; timeoutMs: number; lockTtlMs: number; grubDir: string }
   pxe: { initrdArg: 'auto' | 'always' | 'never' }
   catalog: { refreshIntervalMs: number }
@@ -279,6 +292,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       insecure: get<boolean>('FACTORY_SCHEMATIC_INSECURE'),
       cacheSize: positive('FACTORY_SCHEMATIC_CACHE_SIZE'),
       negativeTtlMs: get<number>('FACTORY_SCHEMATIC_NEGATIVE_TTL'),
+      parseWorkers: positive('FACTORY_SCHEMATIC_PARSE_WORKERS'),
+      parseTimeoutMs: positive('FACTORY_SCHEMATIC_PARSE_TIMEOUT'),
+      parseQueue: get<number>('FACTORY_SCHEMATIC_PARSE_QUEUE'),
     },
     build: {
       minTalosVersion: get<string>('FACTORY_MIN_TALOS_VERSION'),

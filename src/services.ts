@@ -16,6 +16,7 @@ import { FsSchematicStore } from './store/fs-schematic-store.ts'
 import { OciSchematicStore } from './store/oci-schematic-store.ts'
 import type { SchematicStore } from './store/schematic-store.ts'
 import { SchematicService } from './schematic/service.ts'
+import { SchematicParserPool } from './schematic/worker-pool.ts'
 import { Catalog } from './catalog/catalog.ts'
 import { RegistryImageSource } from './catalog/registry-source.ts'
 import { RedisSharedCache, type SharedCache } from './catalog/shared-cache.ts'
@@ -62,7 +63,15 @@ export function plannerSecureBoot(material: SecureBootMaterial): PlannerSecureBo
  * from src/secureboot/keys.ts `ensureSecureBootKeys` (undefined = Secure Boot disabled).
  */
 export function createDomainServices(config: Config, log: Logger, opts: { secureBoot?: SecureBootMaterial } = {}): DomainServices {
-  const schematics = new SchematicService(createSchematicStore(config), log.child({ component: 'schematics' }))
+  const schematicLog = log.child({ component: 'schematics' })
+  // schematic text is parsed in worker threads (started when first needed), never on the event loop
+  const parser = new SchematicParserPool({
+    workers: config.schematics.parseWorkers,
+    timeoutMs: config.schematics.parseTimeoutMs,
+    maxQueue: config.schematics.parseQueue,
+    log: schematicLog,
+  })
+  const schematics = new SchematicService(createSchematicStore(config), schematicLog, parser)
   const shared: SharedCache | undefined = config.redisUrl ? new RedisSharedCache(config.redisUrl) : undefined
   const catalog = new Catalog({
     source: new RegistryImageSource(upstreamClient(config), join(resolve(config.dataDir), 'artifacts')),
@@ -81,6 +90,7 @@ export function createDomainServices(config: Config, log: Logger, opts: { secure
     catalog,
     planner,
     async close() {
+      await schematics.close()
       catalog.stop()
       await shared?.close()
     },

@@ -48,12 +48,17 @@ export function schematicRoutes(ctx: AppContext) {
       },
       {
         parse: 'none',
-        response: { 201: CreatedSchema, 400: ErrorText, 413: ErrorText },
+        response: {
+          201: CreatedSchema,
+          400: v.pipe(ErrorText, v.description('one-line reason: a parse or validation error, a body over a parse limit (nesting, nodes, anchors, aliases, canonical size) or over the parse time budget')),
+          413: v.pipe(ErrorText, v.description('the body is larger than FACTORY_MAX_BODY_BYTES')),
+          503: v.pipe(ErrorText, v.description('every schematic parser is busy and the queue is full; retry later')),
+        },
         detail: {
           summary: 'Create a schematic',
           tags: ['schematics'],
           description:
-            'Parses the YAML (or JSON) schematic strictly, stores its canonical form and returns its ID. Idempotent: posting the same schematic again returns the same ID. Content-Type is ignored.',
+            'Parses the YAML (or JSON) schematic strictly, stores its canonical form and returns its ID. Idempotent: posting the same schematic again returns the same ID. Content-Type is ignored. Only the first YAML document is read. Bodies are parsed in worker threads within limits (nesting depth 1000, 200000 nodes, 1000 anchors and 1000 aliases, 4 MiB of canonical YAML, a time budget); a body over one gets a 400 naming it.',
           requestBody: {
             required: true,
             content: {

@@ -6,7 +6,8 @@
  * representer, scalar quoting, map-key order and emitter are the project's shared go-yaml
  * emitter in src/yaml.
  */
-import { emitDocument, intNode, plainScalar, strNode, type Node } from '../yaml/emitter.ts'
+import { InvalidInputError } from '../errors.ts'
+import { emitDocument, intNode, OutputLimitError, plainScalar, strNode, type Node } from '../yaml/emitter.ts'
 import { represent, representStringMap } from '../yaml/represent.ts'
 import type { Customization, Overlay, Schematic, YamlValue } from './types.ts'
 
@@ -87,12 +88,26 @@ function customizationNode(c: Customization | undefined): Node {
   return { k: 'map', pairs }
 }
 
-/** The canonical YAML of a schematic: the exact bytes whose SHA-256 is the schematic ID. */
-export function emitCanonical(s: Schematic): string {
+/**
+ * The canonical YAML of a schematic: the exact bytes whose SHA-256 is the schematic ID. Throws
+ * InvalidInputError (naming the limit) when it would be larger than `maxBytes` UTF-8 bytes: a few
+ * bytes of nested input can make megabytes of 4-space indentation, so emission stops early.
+ */
+export function emitCanonical(s: Schematic, maxBytes = Number.POSITIVE_INFINITY): string {
   const pairs: [Node, Node][] = []
   if (s.owner) pairs.push([strNode('owner'), strNode(s.owner)])
   const overlay = overlayNode(s.overlay)
   if (overlay) pairs.push([strNode('overlay'), overlay])
   pairs.push([strNode('customization'), customizationNode(s.customization)])
-  return emitDocument({ k: 'map', pairs })
+  const tooLarge = () => new InvalidInputError(`canonical schematic exceeds the size limit of ${maxBytes} bytes`)
+  let out: string
+  try {
+    // UTF-16 units never outnumber UTF-8 bytes, so the character cap stops no valid output.
+    out = emitDocument({ k: 'map', pairs }, maxBytes)
+  } catch (err) {
+    if (err instanceof OutputLimitError) throw tooLarge()
+    throw err
+  }
+  if (Number.isFinite(maxBytes) && Buffer.byteLength(out) > maxBytes) throw tooLarge()
+  return out
 }

@@ -4,6 +4,7 @@
 import { emitCanonical } from './emit.ts'
 import { schematicId } from './id.ts'
 import { parseSchematic } from './parse.ts'
+import { withDefaults, type ParseLimits } from './limits.ts'
 import type { Schematic } from './types.ts'
 import { validateSchematic } from './validate.ts'
 
@@ -11,6 +12,7 @@ export { emitCanonical, emitYamlValue } from './emit.ts'
 export { schematicId } from './id.ts'
 export { parseSchematic, parseYamlValue } from './parse.ts'
 export { validateSchematic } from './validate.ts'
+export { DEFAULT_PARSE_LIMITS, type ParseLimits } from './limits.ts'
 export * from './types.ts'
 
 export interface CanonicalSchematic {
@@ -21,10 +23,14 @@ export interface CanonicalSchematic {
   id: string
 }
 
-/** parse → validate → canonical form → ID. Throws InvalidInputError on bad input. */
-export function canonicalize(body: string | Uint8Array): CanonicalSchematic {
-  const schematic = parseSchematic(body)
+/**
+ * parse → validate → canonical form → ID, synchronously (the edge runs this in its parser workers,
+ * ./worker-pool.ts). Throws InvalidInputError on bad input, including input over `limits`.
+ */
+export function canonicalize(body: string | Uint8Array, limits?: Partial<ParseLimits>): CanonicalSchematic {
+  const l = withDefaults(limits)
+  const schematic = parseSchematic(body, l)
   validateSchematic(schematic)
-  const canonical = emitCanonical(schematic)
+  const canonical = emitCanonical(schematic, l.maxCanonicalBytes)
   return { schematic, canonical, id: schematicId(canonical) }
 }

@@ -15,7 +15,10 @@
  * Written from the behaviour described in factory-spec §4.4 and observed in the reference
  * library; no code is copied.
  */
-import { isBase60Float, isBlank, isBreak, isOldBool, isPrintable, plainTag, STR } from './resolve.ts'
+import { isBase60Float, isBreak, isOldBool, isPrintable, plainTag, STR } from './resolve.ts'
+import { analyzeScalar, codePoints, doubleEscape, isGoSpace, utf8Length, type Analysis } from './scalar-analysis.ts'
+
+export { codePoints } from './scalar-analysis.ts'
 
 // ------------------------------------------------------------------------------------------------
 // Nodes
@@ -42,47 +45,6 @@ export const plainScalar = (value: string): Node => ({ k: 'scalar', value, style
 export const intNode = (v: bigint | number): Node => plainScalar(String(v))
 
 // ------------------------------------------------------------------------------------------------
-// Code points
-
-/** Go's unicode.IsSpace. */
-function isGoSpace(cp: number): boolean {
-  switch (cp) {
-    case 0x09:
-    case 0x0a:
-    case 0x0b:
-    case 0x0c:
-    case 0x0d:
-    case 0x20:
-    case 0x85:
-    case 0xa0:
-    case 0x1680:
-    case 0x2028:
-    case 0x2029:
-    case 0x202f:
-    case 0x205f:
-    case 0x3000:
-      return true
-  }
-  return cp >= 0x2000 && cp <= 0x200a
-}
-
-/** Code points of a string; lone surrogates become U+FFFD (as they would when UTF-8 encoded). */
-export function codePoints(s: string): number[] {
-  const out: number[] = []
-  for (const ch of s) {
-    const cp = ch.codePointAt(0) ?? 0xfffd
-    out.push(cp >= 0xd800 && cp <= 0xdfff ? 0xfffd : cp)
-  }
-  return out
-}
-
-function utf8Length(cps: readonly number[]): number {
-  let n = 0
-  for (const cp of cps) n += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4
-  return n
-}
-
-// ------------------------------------------------------------------------------------------------
 // Representer for a Go string (no explicit tag)
 
 /**
@@ -93,7 +55,7 @@ function utf8Length(cps: readonly number[]): number {
 export function strNode(s: string): Node {
   if (s.includes('\n')) {
     const cps = codePoints(s)
-    const literal = utf8Length(cps) >= 2 && cps.some((cp) => !isGoSpace(cp))
+    const literal = utf8Length(s.toWellFormed()) >= 2 && cps.some((cp) => !isGoSpace(cp))
     return { k: 'scalar', value: s, style: literal ? 'literal' : 'double' }
   }
   if (isBase60Float(s) || isOldBool(s) || s === '<<') return { k: 'scalar', value: s, style: 'single' }
@@ -101,167 +63,19 @@ export function strNode(s: string): Node {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Scalar analysis (what the reference's `analyze_scalar` allows for a value)
-
-interface Analysis {
-  multiline: boolean
-  flowPlain: boolean
-  blockPlain: boolean
-  singleQuoted: boolean
-  block: boolean
-}
-
-/** The emitter's blank-or-break-or-end test (NUL counts as the end of the value). */
-const isBlankZ = (cp: number | undefined): boolean => cp === undefined || cp === 0 || isBlank(cp) || isBreak(cp)
-
-function analyzeScalar(cps: readonly number[]): Analysis {
-  if (cps.length === 0) return { multiline: false, flowPlain: false, blockPlain: true, singleQuoted: true, block: false }
-  let blockIndicators = false
-  let flowIndicators = false
-  let lineBreaks = false
-  let specialCharacters = false
-  let tabCharacters = false
-  let leadingSpace = false
-  let leadingBreak = false
-  let trailingSpace = false
-  let trailingBreak = false
-  let breakSpace = false
-  let spaceBreak = false
-  let previousSpace = false
-  let previousBreak = false
-
-  const c0 = cps[0]
-  if (cps.length >= 3 && ((c0 === 0x2d && cps[1] === 0x2d && cps[2] === 0x2d) || (c0 === 0x2e && cps[1] === 0x2e && cps[2] === 0x2e))) {
-    blockIndicators = true
-    flowIndicators = true
-  }
-
-  let precededByWhitespace = true
-  for (let i = 0; i < cps.length; i++) {
-    const c = cps[i] as number
-    const followedByWhitespace = isBlankZ(cps[i + 1])
-    const ch = String.fromCodePoint(c)
-    if (i === 0) {
-      if ('#,[]{}&*!|>\'"%@`'.includes(ch)) {
-        flowIndicators = true
-        blockIndicators = true
-      } else if (ch === '?' || ch === ':') {
-        flowIndicators = true
-        if (followedByWhitespace) blockIndicators = true
-      } else if (ch === '-') {
-        if (followedByWhitespace) {
-          flowIndicators = true
-          blockIndicators = true
-        }
-      }
-    } else {
-      if (',?[]{}'.includes(ch)) {
-        flowIndicators = true
-      } else if (ch === ':') {
-        flowIndicators = true
-        if (followedByWhitespace) blockIndicators = true
-      } else if (ch === '#') {
-        if (precededByWhitespace) {
-          flowIndicators = true
-          blockIndicators = true
-        }
-      }
-    }
-
-    if (c === 0x09) tabCharacters = true
-    else if (!isPrintable(c)) specialCharacters = true
-
-    if (c === 0x20) {
-      if (i === 0) leadingSpace = true
-      if (i === cps.length - 1) trailingSpace = true
-      if (previousBreak) breakSpace = true
-      previousSpace = true
-      previousBreak = false
-    } else if (isBreak(c)) {
-      lineBreaks = true
-      if (i === 0) leadingBreak = true
-      if (i === cps.length - 1) trailingBreak = true
-      if (previousSpace) spaceBreak = true
-      previousSpace = false
-      previousBreak = true
-    } else {
-      previousSpace = false
-      previousBreak = false
-    }
-    precededByWhitespace = isBlankZ(c)
-  }
-
-  const a: Analysis = { multiline: lineBreaks, flowPlain: true, blockPlain: true, singleQuoted: true, block: true }
-  if (leadingSpace || leadingBreak || trailingSpace || trailingBreak) {
-    a.flowPlain = false
-    a.blockPlain = false
-  }
-  if (trailingSpace) a.block = false
-  if (breakSpace) {
-    a.flowPlain = false
-    a.blockPlain = false
-    a.singleQuoted = false
-  }
-  if (spaceBreak || tabCharacters || specialCharacters) {
-    a.flowPlain = false
-    a.blockPlain = false
-    a.singleQuoted = false
-  }
-  if (spaceBreak || specialCharacters) a.block = false
-  if (lineBreaks) {
-    a.flowPlain = false
-    a.blockPlain = false
-  }
-  if (flowIndicators) a.flowPlain = false
-  if (blockIndicators) a.blockPlain = false
-  return a
-}
-
-/** The escape letter of a double-quoted character, or its hex escape. */
-function doubleEscape(cp: number): string {
-  switch (cp) {
-    case 0x00:
-      return '0'
-    case 0x07:
-      return 'a'
-    case 0x08:
-      return 'b'
-    case 0x09:
-      return 't'
-    case 0x0a:
-      return 'n'
-    case 0x0b:
-      return 'v'
-    case 0x0c:
-      return 'f'
-    case 0x0d:
-      return 'r'
-    case 0x1b:
-      return 'e'
-    case 0x22:
-      return '"'
-    case 0x5c:
-      return '\\'
-    case 0x85:
-      return 'N'
-    case 0xa0:
-      return '_'
-    case 0x2028:
-      return 'L'
-    case 0x2029:
-      return 'P'
-  }
-  const hex = cp.toString(16).toUpperCase()
-  if (cp <= 0xff) return 'x' + hex.padStart(2, '0')
-  if (cp <= 0xffff) return 'u' + hex.padStart(4, '0')
-  return 'U' + hex.padStart(8, '0')
-}
-
-// ------------------------------------------------------------------------------------------------
 // Emitter
 
+/** Thrown when the output would exceed the size the caller allows. */
+export class OutputLimitError extends Error {
+  constructor(readonly limit: number) {
+    super(`YAML output exceeds ${limit} characters`)
+    this.name = 'OutputLimitError'
+  }
+}
+
 class Emitter {
-  private readonly out: string[] = []
+  /** Output so far (JavaScript strings concatenate as ropes; written in runs, not characters). */
+  private out = ''
   private column = 0
   private indent = -1
   private readonly indents: number[] = []
@@ -271,8 +85,10 @@ class Emitter {
   private readonly flowLevel = 0
   private readonly bestIndent = 4
 
+  constructor(private readonly maxLength: number) {}
+
   result(): string {
-    return this.out.join('')
+    return this.out
   }
 
   document(root: Node): void {
@@ -283,20 +99,25 @@ class Emitter {
 
   // -- low-level writers -------------------------------------------------------------------------
 
+  /** Appends text of `width` columns (code points) that holds no line break. */
+  private write(text: string, width: number): void {
+    this.out += text
+    this.column += width
+    if (this.out.length > this.maxLength) throw new OutputLimitError(this.maxLength)
+  }
+
   private put(s: string): void {
-    this.out.push(s)
-    this.column++
+    this.write(s, 1)
   }
 
   private putBreak(): void {
-    this.out.push('\n')
+    this.out += '\n'
     this.column = 0
     this.indention = true
   }
 
   private writeCp(cp: number): void {
-    this.out.push(String.fromCodePoint(cp))
-    this.column++
+    this.write(String.fromCodePoint(cp), 1)
   }
 
   private writeLineBreak(cp: number): void {
@@ -312,13 +133,13 @@ class Emitter {
   private writeIndent(): void {
     const indent = Math.max(this.indent, 0)
     if (!this.indention || this.column > indent || (this.column === indent && !this.whitespace)) this.putBreak()
-    while (this.column < indent) this.put(' ')
+    if (this.column < indent) this.write(' '.repeat(indent - this.column), indent - this.column)
     this.whitespace = true
   }
 
   private writeIndicator(indicator: string, needWhitespace: boolean, isWhitespace: boolean, isIndention: boolean): void {
     if (needWhitespace && !this.whitespace) this.put(' ')
-    for (const ch of indicator) this.put(ch)
+    this.write(indicator, indicator.length)
     this.whitespace = isWhitespace
     this.indention = this.indention && isIndention
   }
@@ -342,10 +163,10 @@ class Emitter {
   // -- nodes -------------------------------------------------------------------------------------
 
   /** `parentIsSeqItem`: the node is an item of a block sequence (its indentation skips the "- "). */
-  private node(n: Node, simpleKey: boolean, parentIsSeqItem: boolean): void {
+  private node(n: Node, simpleKey: boolean, parentIsSeqItem: boolean, analysis?: Analysis): void {
     switch (n.k) {
       case 'scalar':
-        this.scalar(n.value, n.style, simpleKey, parentIsSeqItem)
+        this.scalar(n.value, n.style, simpleKey, parentIsSeqItem, analysis)
         return
       case 'seq':
         if (this.flowLevel > 0 || n.items.length === 0) {
@@ -368,12 +189,14 @@ class Emitter {
         this.increaseIndent(false, parentIsSeqItem)
         for (const [k, v] of n.pairs) {
           this.writeIndent()
-          if (this.isSimpleKey(k)) {
-            this.node(k, true, false)
+          // A scalar key is analysed once, for the simple-key test and for writing it.
+          const ka = k.k === 'scalar' ? analyzeScalar(k.value.toWellFormed()) : undefined
+          if (this.isSimpleKey(k, ka)) {
+            this.node(k, true, false, ka)
             this.writeIndicator(':', false, false, false)
           } else {
             this.writeIndicator('?', true, false, true)
-            this.node(k, false, false)
+            this.node(k, false, false, ka)
             this.writeIndent()
             this.writeIndicator(':', true, false, true)
           }
@@ -402,30 +225,31 @@ class Emitter {
     const pad = ' '.repeat(Math.max(this.indent, 0))
     const lines = text.replace(/\n$/, '').split('\n')
     this.putBreak()
-    this.out.push(lines.map((l) => (l === '' ? '' : pad + l)).join('\n'))
+    this.out += lines.map((l) => (l === '' ? '' : pad + l)).join('\n')
+    if (this.out.length > this.maxLength) throw new OutputLimitError(this.maxLength)
     this.column = pad.length + (lines[lines.length - 1] as string).length
     this.whitespace = false
     this.indention = false
     this.popIndent()
   }
 
-  private isSimpleKey(k: Node): boolean {
+  private isSimpleKey(k: Node, a: Analysis | undefined): boolean {
     if (k.k === 'seq') return k.items.length === 0
     if (k.k === 'map') return k.pairs.length === 0
-    if (k.k === 'block') return false
-    const cps = codePoints(k.value)
-    if (analyzeScalar(cps).multiline) return false
-    return utf8Length(cps) <= 128
+    if (k.k === 'block' || !a) return false
+    if (a.multiline) return false
+    return a.bytes <= 128
   }
 
-  private scalar(value: string, requested: Style, simpleKey: boolean, parentIsSeqItem: boolean): void {
-    const cps = codePoints(value)
-    const a = analyzeScalar(cps)
+  private scalar(raw: string, requested: Style, simpleKey: boolean, parentIsSeqItem: boolean, analysis?: Analysis): void {
+    // Lone surrogates are written as U+FFFD, as they would be UTF-8 encoded.
+    const value = raw.toWellFormed()
+    const a = analysis ?? analyzeScalar(value)
     let style = requested
     if (simpleKey && a.multiline) style = 'double'
     if (style === 'plain') {
       if ((this.flowLevel > 0 && !a.flowPlain) || (this.flowLevel === 0 && !a.blockPlain)) style = 'single'
-      if (cps.length === 0 && (this.flowLevel > 0 || simpleKey)) style = 'single'
+      if (a.length === 0 && (this.flowLevel > 0 || simpleKey)) style = 'single'
     }
     if (style === 'single' && !a.singleQuoted) style = 'double'
     if (style === 'literal' && (!a.block || this.flowLevel > 0 || simpleKey)) style = 'double'
@@ -433,21 +257,21 @@ class Emitter {
     this.increaseIndent(true, parentIsSeqItem)
     switch (style) {
       case 'plain':
-        if (cps.length > 0 && !this.whitespace) this.put(' ')
-        this.writeFlowText(cps, false)
-        if (cps.length > 0) this.whitespace = false
+        if (a.length > 0 && !this.whitespace) this.put(' ')
+        this.writeFlowText(value, a, false)
+        if (a.length > 0) this.whitespace = false
         this.indention = false
         break
       case 'single':
         this.writeIndicator("'", true, false, false)
-        this.writeFlowText(cps, true)
+        this.writeFlowText(value, a, true)
         this.writeIndicator("'", false, false, false)
         break
       case 'double':
-        this.writeDouble(cps)
+        this.writeDouble(value)
         break
       case 'literal':
-        this.writeLiteral(cps)
+        this.writeLiteral(value)
         break
     }
     this.popIndent()
@@ -455,11 +279,18 @@ class Emitter {
 
   /**
    * The text of a plain or single-quoted scalar (written alike; a single quote is doubled when
-   * quoted). Line width is unlimited, so spaces never fold.
+   * quoted). Line width is unlimited, so spaces never fold; only line breaks need care.
    */
-  private writeFlowText(cps: readonly number[], quoted: boolean): void {
+  private writeFlowText(value: string, a: Analysis, quoted: boolean): void {
+    if (!a.multiline) {
+      if (a.length === 0) return
+      this.write(quoted ? value.replaceAll("'", "''") : value, a.length + (quoted ? countQuotes(value) : 0))
+      this.indention = false
+      return
+    }
     let breaks = false
-    for (const cp of cps) {
+    for (const ch of value) {
+      const cp = ch.codePointAt(0) as number
       if (cp === 0x20) {
         this.writeCp(cp)
       } else if (isBreak(cp)) {
@@ -476,23 +307,31 @@ class Emitter {
     }
   }
 
-  private writeDouble(cps: readonly number[]): void {
+  private writeDouble(value: string): void {
     this.writeIndicator('"', true, false, false)
     // The reference's byte-order-mark test looks at the start of the value, not the current
     // character: a value starting with U+FEFF has every character escaped.
-    const startsWithBom = cps[0] === 0xfeff
-    for (const cp of cps) {
+    const startsWithBom = value.charCodeAt(0) === 0xfeff
+    let text = ''
+    let width = 0
+    for (const ch of value) {
+      const cp = ch.codePointAt(0) as number
       if (!isPrintable(cp) || startsWithBom || isBreak(cp) || cp === 0x22 || cp === 0x5c) {
-        this.put('\\')
-        for (const ch of doubleEscape(cp)) this.put(ch)
+        const esc = '\\' + doubleEscape(cp)
+        text += esc
+        width += esc.length
       } else {
-        this.writeCp(cp)
+        // printable code points are all in the BMP: one column, one UTF-16 unit
+        text += ch
+        width++
       }
     }
+    this.write(text, width)
     this.writeIndicator('"', false, false, false)
   }
 
-  private writeLiteral(cps: readonly number[]): void {
+  private writeLiteral(value: string): void {
+    const cps = codePoints(value)
     this.writeIndicator('|', true, false, false)
     // The indentation indicator only for a leading space (not for a leading break).
     if (cps[0] === 0x20) this.writeIndicator(String(this.bestIndent), false, false, false)
@@ -523,9 +362,18 @@ class Emitter {
   }
 }
 
-/** Emit a node tree as one YAML document (no `---`), ending with a single newline. */
-export function emitDocument(root: Node): string {
-  const e = new Emitter()
+function countQuotes(s: string): number {
+  let n = 0
+  for (let i = s.indexOf("'"); i >= 0; i = s.indexOf("'", i + 1)) n++
+  return n
+}
+
+/**
+ * Emit a node tree as one YAML document (no `---`), ending with a single newline. Throws
+ * OutputLimitError as soon as the output would be longer than `maxLength` characters.
+ */
+export function emitDocument(root: Node, maxLength = Number.POSITIVE_INFINITY): string {
+  const e = new Emitter(maxLength)
   e.document(root)
   return e.result()
 }

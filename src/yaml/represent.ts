@@ -4,7 +4,8 @@
  * order (keys sorted "naturally", keys of different types by Go kind).
  */
 import { formatGoFloat, INT64_MAX } from './resolve.ts'
-import { codePoints, intNode, plainScalar, strNode, type Node } from './emitter.ts'
+import { intNode, plainScalar, strNode, type Node } from './emitter.ts'
+import { codePoints } from './scalar-analysis.ts'
 import { YamlAnyMap, YamlFloat, YamlTimestamp, type YamlValue } from '../schematic/types.ts'
 
 // ------------------------------------------------------------------------------------------------
@@ -12,45 +13,97 @@ import { YamlAnyMap, YamlFloat, YamlTimestamp, type YamlValue } from '../schemat
 
 const LETTER = /\p{L}/u
 const DIGIT = /\p{Nd}/u
-const isLetter = (cp: number): boolean => LETTER.test(String.fromCodePoint(cp))
-const isDigit = (cp: number): boolean => DIGIT.test(String.fromCodePoint(cp))
+const C_OTHER = 0
+const C_LETTER = 1
+const C_DIGIT = 2
+
+/** A string prepared once for many comparisons: its code points and their letter/digit class. */
+export interface NaturalKey {
+  readonly cps: readonly number[]
+  readonly cls: Uint8Array
+}
+
+export function naturalKey(s: string): NaturalKey {
+  const cps = codePoints(s)
+  const cls = new Uint8Array(cps.length)
+  for (let i = 0; i < cps.length; i++) {
+    const cp = cps[i] as number
+    if (cp < 0x80) {
+      cls[i] = (cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a) ? C_LETTER : cp >= 0x30 && cp <= 0x39 ? C_DIGIT : C_OTHER
+    } else {
+      const ch = String.fromCodePoint(cp)
+      cls[i] = LETTER.test(ch) ? C_LETTER : DIGIT.test(ch) ? C_DIGIT : C_OTHER
+    }
+  }
+  return { cps, cls }
+}
+
+/** Below this a run of digits is summed exactly in a double; above, in 64-bit wrapping BigInt. */
+const SAFE_ACC = 1e14
+const CHUNK = 9
+
+/**
+ * The value of the digit run starting at `i` as the reference computes it: `acc*10 + (rune-'0')`
+ * in a wrapping int64, starting from `init`. Returns the value and the index after the run.
+ */
+function digitRun(k: NaturalKey, i: number, init: number): [number | bigint, number] {
+  let acc = init
+  let j = i
+  for (; j < k.cps.length && k.cls[j] === C_DIGIT && acc < SAFE_ACC; j++) acc = acc * 10 + ((k.cps[j] as number) - 0x30)
+  if (j >= k.cps.length || k.cls[j] !== C_DIGIT) return [acc, j]
+  // Long runs: whole chunks of digits per BigInt step (wrapping is a ring homomorphism mod 2^64).
+  let big = BigInt(acc)
+  while (j < k.cps.length && k.cls[j] === C_DIGIT) {
+    let chunk = 0
+    let n = 0
+    for (; n < CHUNK && j < k.cps.length && k.cls[j] === C_DIGIT; n++, j++) chunk = chunk * 10 + ((k.cps[j] as number) - 0x30)
+    big = BigInt.asIntN(64, big * 10n ** BigInt(n) + BigInt(chunk))
+  }
+  return [big, j]
+}
 
 /** Natural string order: runs of digits compare numerically; letters vs non-letters by context. */
-export function naturalLess(a: string, b: string): boolean {
-  const ar = codePoints(a)
-  const br = codePoints(b)
+export function naturalKeyLess(a: NaturalKey, b: NaturalKey): boolean {
+  const ar = a.cps
+  const br = b.cps
   let digits = false
   for (let i = 0; i < ar.length && i < br.length; i++) {
     const ac = ar[i] as number
     const bc = br[i] as number
     if (ac === bc) {
-      digits = isDigit(ac)
+      digits = a.cls[i] === C_DIGIT
       continue
     }
-    const al = isLetter(ac)
-    const bl = isLetter(bc)
+    const al = a.cls[i] === C_LETTER
+    const bl = b.cls[i] === C_LETTER
     if (al && bl) return ac < bc
     if (al || bl) return digits ? al : bl
-    let an = 0n
-    let bn = 0n
+    let init = 0
     if (ac === 0x30 || bc === 0x30) {
-      for (let j = i - 1; j >= 0 && isDigit(ar[j] as number); j--) {
+      for (let j = i - 1; j >= 0 && a.cls[j] === C_DIGIT; j--) {
         if (ar[j] !== 0x30) {
-          an = 1n
-          bn = 1n
+          init = 1
           break
         }
       }
     }
-    let ai = i
-    for (; ai < ar.length && isDigit(ar[ai] as number); ai++) an = BigInt.asIntN(64, an * 10n + BigInt((ar[ai] as number) - 0x30))
-    let bi = i
-    for (; bi < br.length && isDigit(br[bi] as number); bi++) bn = BigInt.asIntN(64, bn * 10n + BigInt((br[bi] as number) - 0x30))
-    if (an !== bn) return an < bn
+    const [an, ai] = digitRun(a, i, init)
+    const [bn, bi] = digitRun(b, i, init)
+    if (typeof an === 'bigint' || typeof bn === 'bigint') {
+      const x = BigInt(an)
+      const y = BigInt(bn)
+      if (x !== y) return x < y
+    } else if (an !== bn) {
+      return an < bn
+    }
     if (ai !== bi) return ai < bi
     return ac < bc
   }
   return ar.length < br.length
+}
+
+export function naturalLess(a: string, b: string): boolean {
+  return naturalKeyLess(naturalKey(a), naturalKey(b))
 }
 
 /** Go reflect.Kind numbers, used to order keys of different types. */
@@ -64,10 +117,10 @@ const KIND_STRUCT = 25
 
 interface KeyInfo {
   kind: number
+  nat?: NaturalKey
   /** Numeric view (bools as 0/1) when the key is a number or bool. */
   num?: number
   exact?: bigint | number | boolean
-  str?: string
 }
 
 function keyInfo(k: YamlValue): KeyInfo {
@@ -79,10 +132,12 @@ function keyInfo(k: YamlValue): KeyInfo {
     return { kind: KIND_FLOAT64, num: k, exact: k }
   }
   if (k instanceof YamlFloat) return { kind: KIND_FLOAT64, num: k.value, exact: k.value }
-  if (typeof k === 'string') return { kind: KIND_STRING, str: k }
+  if (typeof k === 'string') return { kind: KIND_STRING, nat: naturalKey(k) }
   if (k instanceof YamlTimestamp) return { kind: KIND_STRUCT }
   throw new TypeError('a collection cannot be a map key')
 }
+
+const EMPTY_KEY: NaturalKey = naturalKey('')
 
 function keyLess(a: KeyInfo, b: KeyInfo): boolean {
   if (a.num !== undefined && b.num !== undefined) {
@@ -95,7 +150,7 @@ function keyLess(a: KeyInfo, b: KeyInfo): boolean {
     return Number(x) < Number(y)
   }
   if (a.kind !== KIND_STRING || b.kind !== KIND_STRING) return a.kind < b.kind
-  return naturalLess(a.str ?? '', b.str ?? '')
+  return naturalKeyLess(a.nat ?? EMPTY_KEY, b.nat ?? EMPTY_KEY)
 }
 
 function sortByLess<T>(items: T[], less: (a: T, b: T) => boolean): T[] {
@@ -137,8 +192,11 @@ export function represent(v: YamlValue, depth = 0): Node {
   throw new TypeError('unsupported value in overlay options')
 }
 
-/** A Go `map[string]any`: keys in natural order. */
+/** A Go `map[string]any`: keys in natural order (each key prepared once, not per comparison). */
 export function representStringMap(m: { [key: string]: YamlValue }, depth = 0): Node {
-  const keys = sortByLess(Object.keys(m), naturalLess)
-  return { k: 'map', pairs: keys.map((key) => [strNode(key), represent(m[key] as YamlValue, depth + 1)] as const) }
+  const keys = sortByLess(
+    Object.keys(m).map((key) => ({ key, nat: naturalKey(key) })),
+    (a, b) => naturalKeyLess(a.nat, b.nat),
+  )
+  return { k: 'map', pairs: keys.map(({ key }) => [strNode(key), represent(m[key] as YamlValue, depth + 1)] as const) }
 }

@@ -241,15 +241,20 @@ export function parseGoUint(s: string): bigint | undefined {
       digits = s.slice(1)
     }
   }
-  let n = 0n
-  const b = BigInt(base)
-  for (const ch of digits) {
-    const d = digitValue(ch)
+  // Validate first (one pass), then convert at most 64 significant digits: more cannot fit in 64
+  // bits in any base, and converting a huge digit string would be the slow part.
+  let first = -1
+  for (let i = 0; i < digits.length; i++) {
+    const d = digitValue(digits.charCodeAt(i))
     if (d < 0 || d >= base) return undefined
-    n = n * b + BigInt(d)
-    if (n > UINT64_MAX) return undefined
+    if (first < 0 && d !== 0) first = i
   }
-  return n
+  if (first < 0) return 0n
+  const significant = digits.slice(first)
+  if (significant.length > 64) return undefined
+  const prefix = base === 2 ? '0b' : base === 8 ? '0o' : base === 16 ? '0x' : ''
+  const n = BigInt(prefix + significant)
+  return n > UINT64_MAX ? undefined : n
 }
 
 /** Go strconv.ParseInt(s, 0, 64) without underscores. */
@@ -268,8 +273,7 @@ export function parseGoInt(s: string): bigint | undefined {
   return v
 }
 
-function digitValue(ch: string): number {
-  const c = ch.charCodeAt(0)
+function digitValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30
   if (c >= 0x61 && c <= 0x7a) return c - 0x61 + 10
   if (c >= 0x41 && c <= 0x5a) return c - 0x41 + 10

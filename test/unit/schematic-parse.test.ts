@@ -270,6 +270,11 @@ describe('exact error texts (§3.1, §4.2)', () => {
     ['control character in input', 'owner: a\u0001b\n', 'go-yaml load error in reader at <unknown position>: control characters are not allowed (value: 1)'],
     ['surrogate escape', 'owner: "\\ud800"\n', 'go-yaml load error in scanner at L1.C8: found invalid Unicode character escape code'],
     ['surrogate pair escapes (JSON style)', '{"owner": "\\ud83d\\ude00"}', 'go-yaml load error in scanner at L1.C11: found invalid Unicode character escape code'],
+    // found by test/security/fuzz.test.ts: the reference quotes values with their line breaks, which
+    // would cut a one-line reason short; they are escaped
+    ['line break in a quoted value', '"a\\nb"', construct('line 1: cannot construct !!str `a\\nb` into schematic.Schematic')],
+    ['line break in an unknown key', '{"a\\r\\nb": 1, "c\\rd": 2, "e\\u2028f": 3}', construct('line 1: field a\\r\\nb not found in type schematic.Schematic', 'line 1: field c\\rd not found in type schematic.Schematic', 'line 1: field e\u2028f not found in type schematic.Schematic')],
+    ['line break in an explicitly tagged value', 'owner: !!int "1\\n2"', 'go-yaml load error in resolver at <unknown position>: cannot construct !!str `1\\n2` as a !!int'],
   ]
   test.each(cases)('%s', (_name, body, message) => {
     expect(errorOf(body)).toBe(message)
