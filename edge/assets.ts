@@ -40,6 +40,8 @@ export class AssetService {
       store: AssetStore
       builder: BuilderClient
       log: Logger
+      /** native imager output revision salted into cache keys (default IMAGER_REVISION; tests change it) */
+      imagerRevision?: number
     },
   ) {}
 
@@ -82,7 +84,7 @@ export class AssetService {
     } catch (err) {
       throw prefixError(err, ENHANCE_ERROR_PREFIX)
     }
-    const key = profileCacheKey(built.profile)
+    const key = profileCacheKey(built.profile, this.deps.imagerRevision)
     const job: BuildJob = {
       key,
       contentType: contentTypeFor(path),

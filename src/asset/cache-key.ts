@@ -7,6 +7,11 @@
  * Cleaning drops machine-local details (temp paths, insecure flags, registry hosts, enrolment key
  * paths) so the key depends only on what changes the output: version, platform, arch, SecureBoot
  * signer identity, extension digests, schematic ID, kernel args, META, overlay and output options.
+ *
+ * After the reference's errata we append one salt of our own, the revision of what the native
+ * imager writes (IMAGER_REVISION): a change to the imager's output bumps it, so every asset built
+ * before gets a new key and is rebuilt on its next request, while the stale entries age out of the
+ * asset store through its LRU. Revision 0 appends nothing, i.e. gives the reference's key.
  */
 import { createHash } from 'node:crypto'
 import { cloneProfile, secureBootEnabled, profileToYaml, type ContainerAsset, type FileAsset, type Profile } from './profile.ts'
@@ -69,18 +74,36 @@ export const ERRATA: ReadonlyArray<{ readonly salt: string; readonly applies: (p
   { salt: 'overlay extra kernel args fix #376', applies: (p) => p.overlay !== undefined && (p.output.kind === 'uki' || p.output.kind === 'installer') },
 ]
 
-/** The exact bytes hashed: cleaned profile YAML followed by the applicable salts. */
-export function cacheKeyMaterial(profile: Profile): string {
+/**
+ * Revision of the native imager's output, salted into every cache key. Bump it with any change
+ * to the bytes the imager writes for the same profile and inputs (and add a line here):
+ *
+ *   1  SELinux labels and setuid/setgid/sticky bits kept in extension layers; the appended
+ *      extensions archive compressed at the reference's levels (issue 12)
+ */
+export const IMAGER_REVISION = 1
+
+/** The salt for `revision` ('' for 0: the reference's key). */
+export function imagerRevisionSalt(revision: number): string {
+  if (!Number.isSafeInteger(revision) || revision < 0) throw new RangeError(`imager revision must be a non-negative integer, got ${revision}`)
+  return revision === 0 ? '' : `native imager revision ${revision}`
+}
+
+/**
+ * The exact bytes hashed: cleaned profile YAML followed by the applicable errata salts and the
+ * imager revision salt. `revision` 0 gives the reference's bytes (factory-spec §9.2).
+ */
+export function cacheKeyMaterial(profile: Profile, revision: number = IMAGER_REVISION): string {
   const p = cleanProfile(profile)
   let text = profileToYaml(p)
   for (const e of ERRATA) if (e.applies(p)) text += e.salt
-  return text
+  return text + imagerRevisionSalt(revision)
 }
 
 /**
  * Cache key of an enhanced profile (compute it before the builder fills in kernel/initramfs
- * paths): lowercase hex sha256.
+ * paths): lowercase hex sha256. `revision` 0 gives the reference's key.
  */
-export function profileCacheKey(profile: Profile): string {
-  return createHash('sha256').update(cacheKeyMaterial(profile), 'utf8').digest('hex')
+export function profileCacheKey(profile: Profile, revision: number = IMAGER_REVISION): string {
+  return createHash('sha256').update(cacheKeyMaterial(profile, revision), 'utf8').digest('hex')
 }
