@@ -18,6 +18,7 @@ import { sweepStaleTemps } from './extension-cache.ts'
 import { buildInitramfs, type InitramfsStats } from './initramfs.ts'
 import { OutputSink } from './output.ts'
 import { parseProfile, type ImagerProfile, type OutputKind } from './profile.ts'
+import type { SelinuxLabelsSetting } from './xattrs.ts'
 
 export { parseProfile, type ImagerProfile } from './profile.ts'
 export { writeEmbeddedConfigExtension, writeSchematicExtension } from './virtual-extensions.ts'
@@ -34,6 +35,8 @@ export interface BuildContext {
   /** Scratch directory of this run (removed afterwards). */
   readonly workDir: string
   readonly extensionDigests?: Readonly<Record<string, string>>
+  readonly extensionLabels?: Readonly<Record<string, string>>
+  readonly selinuxLabels?: SelinuxLabelsSetting
   readonly signal?: AbortSignal
 }
 
@@ -53,6 +56,8 @@ const BUILDERS: Partial<Record<OutputKind, KindBuilder>> = {
       cacheDir: ctx.cacheDir,
       workDir: ctx.workDir,
       ...(ctx.extensionDigests ? { extensionDigests: ctx.extensionDigests } : {}),
+      ...(ctx.extensionLabels ? { extensionLabels: ctx.extensionLabels } : {}),
+      ...(ctx.selinuxLabels ? { selinuxLabels: ctx.selinuxLabels } : {}),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     }),
   }),
@@ -70,6 +75,16 @@ export interface RunImagerOptions {
   readonly workDir?: string
   /** Content digests of directory extension inputs, by their `tarballPath` (cache identity). */
   readonly extensionDigests?: Readonly<Record<string, string>>
+  /**
+   * Extraction records (JSON with the SELinux labels of the image's PAX records, as
+   * src/oci/extract-image.ts writes them) of directory extension inputs, by their `tarballPath`.
+   */
+  readonly extensionLabels?: Readonly<Record<string, string>>
+  /**
+   * Whether extension layers carry SELinux labels: 'auto' (default) when the work directory's
+   * filesystem can hold them (probed), 'on' without probing, 'off' never.
+   */
+  readonly selinuxLabels?: SelinuxLabelsSetting
   readonly signal?: AbortSignal
 }
 
@@ -135,6 +150,8 @@ export async function runImager(profileInput: string | ImagerProfile, opts: RunI
       cacheDir: opts.cacheDir ?? null,
       workDir: work,
       ...(opts.extensionDigests ? { extensionDigests: opts.extensionDigests } : {}),
+      ...(opts.extensionLabels ? { extensionLabels: opts.extensionLabels } : {}),
+      ...(opts.selinuxLabels ? { selinuxLabels: opts.selinuxLabels } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     })
     if (extra?.initramfs) initramfs = extra.initramfs
