@@ -42,6 +42,8 @@ export interface BuildManagerOptions {
   concurrency: number
   timeoutMs: number
   log: Logger
+  /** Metrics of the runner (e.g. whether layers carry SELinux labels), added by registerMetrics. */
+  runnerMetrics?: (registry: Registry) => void
 }
 
 export class BuildManager {
@@ -70,6 +72,7 @@ export class BuildManager {
     registry.gauge('image_factory_asset_store_bytes', 'Bytes in the asset store.', () => this.opts.store.totalBytes)
     registry.add(this.buildSeconds)
     registry.add(this.queueSeconds)
+    this.opts.runnerMetrics?.(registry)
   }
 
   get running(): number {

@@ -14,10 +14,13 @@ import { BUILT_KINDS } from '../src/asset/kinds.ts'
 import type { Logger } from '../src/log.ts'
 import type { Artifacts } from './artifacts.ts'
 import { writeSchematicExtension } from './imager/virtual-extensions.ts'
+import { extractionRecordPath } from '../src/oci/extract-image.ts'
 import { BuildInputError, type BuildJob, type RunBuild } from './job.ts'
 
-
 const IMAGER_CLI = resolve(import.meta.dir, 'imager/cli.ts')
+
+/** Output kinds whose bytes do not depend on the overlay image (imager-spec §4, §9). */
+const KINDS_WITHOUT_OVERLAY: ReadonlySet<string> = new Set(['kernel', 'cmdline', 'initramfs'])
 
 interface ContainerAssetLike {
   imageRef?: string
@@ -41,6 +44,8 @@ export interface RunnerOptions {
   log: Logger
   /** counted once per imager process started */
   onImagerStart?: () => void
+  /** whether layers carry SELinux labels (probed once at start-up, builder/selinux-labels.ts) */
+  selinuxLabels: boolean
 }
 
 export function createImagerRunner(opts: RunnerOptions): RunBuild {
@@ -53,13 +58,18 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
     const kind = profile.output?.kind
     if (!BUILT_KINDS.has(kind)) throw new NotImplementedError(`output kind ${kind} is not implemented by this factory yet`)
     const arch = profile.arch
+    // The profile names the overlay for every kind but cmdline/kernel (the cache key must match the
+    // reference's), yet only disk images, installers, ISOs and UKIs use its image: the initramfs
+    // is the same with or without it, so its overlay image is never fetched.
+    const usesOverlay = !KINDS_WITHOUT_OVERLAY.has(kind)
 
     // Materialise the boot inputs and every dependency concurrently (each is fetched once and
     // cached on disk), mapping each dependency's profile path to a local directory.
     const local = new Map<string, string>()
     // cache identity of each extension directory for the imager: the image digest (no need to
-    // fingerprint the unpacked tree)
+    // fingerprint the unpacked tree); and its SELinux labels, from the extraction record
     const digests: Record<string, string> = {}
+    const labels: Record<string, string> = {}
     const materialise = async (dep: Record<string, string | boolean>): Promise<void> => {
       const path = String(dep.path)
       switch (dep.kind) {
@@ -67,6 +77,7 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
           const dir = await opts.artifacts.image(repositoryOf(String(dep.ref)), String(dep.digest), String(dep.arch))
           local.set(path, dir)
           digests[dir] = `${String(dep.digest)}-${String(dep.arch)}`
+          labels[dir] = extractionRecordPath(dir)
           return
         }
         case 'schematic-extension': {
@@ -82,6 +93,9 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
           local.set(path, dir)
           return
         }
+        case 'overlay':
+          if (!usesOverlay) return
+          throw new NotImplementedError('overlay inputs are not implemented by this factory yet')
         default:
           throw new NotImplementedError(`${String(dep.kind)} inputs are not implemented by this factory yet`)
       }
@@ -110,7 +124,12 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
     await mkdir(opts.workDir, { recursive: true })
     await mkdir(opts.cacheDir, { recursive: true })
     opts.onImagerStart?.()
-    const args = [IMAGER_CLI, '--output', outputPath, '--cache-dir', opts.cacheDir, '--work-dir', opts.workDir, '--extension-digests', JSON.stringify(digests)]
+    const args = [
+      IMAGER_CLI,
+      ...['--output', outputPath, '--cache-dir', opts.cacheDir, '--work-dir', opts.workDir],
+      ...['--extension-digests', JSON.stringify(digests), '--extension-labels', JSON.stringify(labels)],
+      ...['--selinux-labels', opts.selinuxLabels ? 'on' : 'off'],
+    ]
     const result = await execa(process.execPath, args, {
       input: profileToYaml(profile as unknown as Profile), // the same serialisation the cache key hashes
       cancelSignal: signal,

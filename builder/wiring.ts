@@ -10,6 +10,7 @@ import { Artifacts } from './artifacts.ts'
 import { LocalLock, RedisLock, type BuildLock } from './lock.ts'
 import { BuildManager } from './manager.ts'
 import { createImagerRunner } from './runner.ts'
+import { detectSelinuxLabelSupport, registerSelinuxLabelMetric } from './selinux-labels.ts'
 import { upstreamClient } from '../src/oci/upstream.ts'
 
 export function createAssetStore(config: Config, log: Logger): AssetStore {
@@ -27,13 +28,24 @@ export async function createBuilder(config: Config, log: Logger): Promise<Builde
   const store = createAssetStore(config, log.child({ component: 'assets' }))
   await store.init()
   const lock: BuildLock = config.redisUrl ? new RedisLock(config.redisUrl, { ttlMs: config.build.lockTtlMs }) : new LocalLock()
+  const workDir = join(data, 'work')
+  const labels = await detectSelinuxLabelSupport(workDir, log)
   const run = createImagerRunner({
     artifacts: new Artifacts(upstreamClient(config), join(data, 'artifacts')),
     cacheDir: join(data, 'cache'),
-    workDir: join(data, 'work'),
+    workDir,
     externalUrl: config.http.externalUrl,
     log,
+    selinuxLabels: labels.enabled,
   })
-  const manager = new BuildManager({ store, lock, run, concurrency: config.build.concurrency, timeoutMs: config.build.timeoutMs, log })
+  const manager = new BuildManager({
+    store,
+    lock,
+    run,
+    concurrency: config.build.concurrency,
+    timeoutMs: config.build.timeoutMs,
+    log,
+    runnerMetrics: (registry) => registerSelinuxLabelMetric(registry, labels),
+  })
   return { manager, store, close: () => lock.close() }
 }
