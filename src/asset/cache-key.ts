@@ -1,9 +1,11 @@
 /**
- * Asset cache key = sha256(go-yaml of the cleaned profile ‖ errata salts), hex (factory
- * `internal/profile/hash.go`, factory-spec §9.2).
+ * Asset cache key = sha256(go-yaml of the cleaned profile ‖ errata salts ‖ imager revision salt),
+ * hex (factory `internal/profile/hash.go`, factory-spec §9.2, plus our revision salt).
  *
- * Why byte-exact: keys computed the reference's way let this factory share an asset cache with
- * the Go factory, and the errata salts force rebuilds of assets that old imager bugs produced.
+ * Why byte-exact up to the revision salt: the profile bytes and errata are the reference's (its
+ * hash vectors hold with revision 0), so keys change exactly when the reference's would, and the
+ * errata salts force rebuilds of assets that old imager bugs produced. (Our keys are not meant to
+ * address a Go factory's cache: the native imager's bytes differ from the official imager's.)
  * Cleaning drops machine-local details (temp paths, insecure flags, registry hosts, enrolment key
  * paths) so the key depends only on what changes the output: version, platform, arch, SecureBoot
  * signer identity, extension digests, schematic ID, kernel args, META, overlay and output options.
