@@ -11,8 +11,9 @@
  * Compression of the appended cpio is the reference's: `zstd -18` (≥ 1.8) or `xz -C crc32 -0 -e`
  * (< 1.8; the kernel's xz decoder rejects CRC64). Its squashfs images are already compressed, but
  * firmware sits in it uncompressed, and a lower level costs every PXE boot and ISO far more than
- * it saves once (test/bench/initramfs-compression.ts: zstd -1 came out 43 % larger on firmware, and
- * no faster level got within 2 % of -18). The reference runs them with `-T0`; we use a fixed
+ * it saves once (test/bench/initramfs-compression.ts: zstd -1 came out 39 % larger on a
+ * firmware-heavy initramfs, and no faster level is safely within 2 % of -18: -17 is +1.9 %). The
+ * reference runs them with `-T0`; we use a fixed
  * thread count instead, which gives the same bytes as the reference on any multi-core machine: zstd's
  * output does not depend on its worker count, and xz's multi-threaded mode (any `-T` ≥ 2) cuts
  * blocks by size, not by thread (only `-T1` would switch it to the single-threaded format).

@@ -63,7 +63,8 @@ export async function probeSecurityXattrs(dir: string): Promise<XattrProbe> {
       await runTool('setfattr', ['-h', '-n', 'security.selinux', '-v', hex(PROBE_LABEL), '--', file])
     } catch (err) {
       if (!(err instanceof ImagerToolError)) throw err
-      return { ok: false, reason: `the filesystem of ${dir} refuses security.* xattrs (${err.message})` }
+      // EOPNOTSUPP: the filesystem; EPERM: not root (security.* needs CAP_SYS_ADMIN without SELinux)
+      return { ok: false, reason: `the filesystem of ${dir} refuses security.* xattrs, or this process may not set them (${err.message})` }
     }
     const back = await xattrsOf(file)
     if (back.size !== 1 || back.get('security.selinux') !== hex(PROBE_LABEL)) return { ok: false, reason: `the filesystem of ${dir} does not keep security.selinux as set` }
