@@ -5,7 +5,7 @@
 #            chromium, QEMU with OVMF and the iPXE ROMs)
 set -euo pipefail
 mode=${1:-runtime}
-RUNTIME="caddy squashfs-tools cpio xz-utils zstd kmod xorriso mtools dosfstools gdisk qemu-utils systemd-boot-efi binutils sbsigntool openssl ca-certificates grub-pc-bin grub-efi-amd64-bin grub-common efitools xfsprogs pigz"
+RUNTIME="caddy squashfs-tools attr cpio xz-utils zstd kmod xorriso mtools dosfstools gdisk qemu-utils systemd-boot-efi binutils sbsigntool openssl ca-certificates grub-pc-bin grub-efi-amd64-bin grub-common efitools xfsprogs pigz"
 TEST="docker-registry skopeo umoci podman redis-server chromium qemu-system-x86 ovmf ipxe-qemu busybox-static curl genisoimage fdisk"
 case "$mode" in
   runtime) pkgs="$RUNTIME" ;;

@@ -45,6 +45,8 @@ export interface BuildManagerOptions {
   log: Logger
   /** where build progress is reported (shared through Redis when configured); a local hub by default */
   progress?: ProgressHub
+  /** Metrics of the runner (e.g. whether layers carry SELinux labels), added by registerMetrics. */
+  runnerMetrics?: (registry: Registry) => void
 }
 
 export class BuildManager {
@@ -76,6 +78,7 @@ export class BuildManager {
     registry.gauge('image_factory_asset_store_bytes', 'Bytes in the asset store.', () => this.opts.store.totalBytes)
     registry.add(this.buildSeconds)
     registry.add(this.queueSeconds)
+    this.opts.runnerMetrics?.(registry)
   }
 
   /** A snapshot of this builder for /v1/stats and /status: counters, slots in use, store size. */

@@ -16,10 +16,13 @@ import type { Logger } from '../src/log.ts'
 import { PROFILE_KEY_PATHS, type SecureBootKeyFiles } from '../src/secureboot/keys.ts'
 import type { Artifacts } from './artifacts.ts'
 import { writeSchematicExtension } from './imager/virtual-extensions.ts'
+import { extractionRecordPath } from '../src/oci/extract-image.ts'
 import { BuildInputError, type BuildJob, type RunBuild } from './job.ts'
 
-
 const IMAGER_CLI = resolve(import.meta.dir, 'imager/cli.ts')
+
+/** Output kinds whose bytes do not depend on the overlay image (imager-spec §4, §9). */
+const KINDS_WITHOUT_OVERLAY: ReadonlySet<string> = new Set(['kernel', 'cmdline', 'initramfs'])
 
 interface ContainerAssetLike {
   imageRef?: string
@@ -59,6 +62,8 @@ export interface RunnerOptions {
   onImagerStart?: () => void
   /** Secure Boot key files (Secure Boot enabled); profiles name them by the `/secureboot/…` paths */
   secureBoot?: SecureBootKeyFiles
+  /** whether layers carry SELinux labels (probed once at start-up, builder/selinux-labels.ts) */
+  selinuxLabels: boolean
 }
 
 type Signer = { keyPath?: string; certPath?: string }
@@ -92,13 +97,18 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
     const kind = profile.output?.kind
     if (!BUILT_KINDS.has(kind)) throw new NotImplementedError(`output kind ${kind} is not implemented by this factory yet`)
     const arch = profile.arch
+    // The profile names the overlay for every kind but cmdline/kernel (the cache key must match the
+    // reference's), yet only disk images, installers, ISOs and UKIs use its image: the initramfs
+    // is the same with or without it, so its overlay image is never fetched.
+    const usesOverlay = !KINDS_WITHOUT_OVERLAY.has(kind)
 
     // Materialise the boot inputs and every dependency concurrently (each is fetched once and
     // cached on disk), mapping each dependency's profile path to a local directory.
     const local = new Map<string, string>()
     // cache identity of each extension directory for the imager: the image digest (no need to
-    // fingerprint the unpacked tree)
+    // fingerprint the unpacked tree); and its SELinux labels, from the extraction record
     const digests: Record<string, string> = {}
+    const labels: Record<string, string> = {}
     const materialise = async (dep: Record<string, string | boolean>): Promise<void> => {
       const path = String(dep.path)
       switch (dep.kind) {
@@ -106,9 +116,11 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
           const dir = await opts.artifacts.image(repositoryOf(String(dep.ref)), String(dep.digest), String(dep.arch))
           local.set(path, dir)
           digests[dir] = `${String(dep.digest)}-${String(dep.arch)}`
+          labels[dir] = extractionRecordPath(dir)
           return
         }
         case 'overlay': {
+          if (!usesOverlay) return
           // host-arch image (its installer runs) or target-arch image (artifacts for installers)
           local.set(path, await opts.artifacts.image(repositoryOf(String(dep.ref)), String(dep.digest), String(dep.arch)))
           return
@@ -185,7 +197,12 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
     await mkdir(opts.workDir, { recursive: true })
     await mkdir(opts.cacheDir, { recursive: true })
     opts.onImagerStart?.()
-    const args = [IMAGER_CLI, '--output', outputPath, '--cache-dir', opts.cacheDir, '--work-dir', opts.workDir, '--extension-digests', JSON.stringify(digests)]
+    const args = [
+      IMAGER_CLI,
+      ...['--output', outputPath, '--cache-dir', opts.cacheDir, '--work-dir', opts.workDir],
+      ...['--extension-digests', JSON.stringify(digests), '--extension-labels', JSON.stringify(labels)],
+      ...['--selinux-labels', opts.selinuxLabels ? 'on' : 'off'],
+    ]
     // GRUB modules of the version's imager image (e.g. arm64-efi, which an amd64 host cannot install)
     if (inputs.grubDir) args.push('--grub-dir', inputs.grubDir)
     const result = await execa(process.execPath, args, {

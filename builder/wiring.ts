@@ -10,6 +10,7 @@ import { Artifacts } from './artifacts.ts'
 import { LocalLock, RedisLock, type BuildLock } from './lock.ts'
 import { BuildManager } from './manager.ts'
 import { createImagerRunner } from './runner.ts'
+import { detectSelinuxLabelSupport, registerSelinuxLabelMetric } from './selinux-labels.ts'
 import { upstreamClient } from '../src/oci/upstream.ts'
 import type { SecureBootKeyFiles } from '../src/secureboot/keys.ts'
 import { ProgressHub } from './progress.ts'
@@ -31,18 +32,30 @@ export async function createBuilder(config: Config, log: Logger, opts: { secureB
   const store = createAssetStore(config, log.child({ component: 'assets' }))
   await store.init()
   const lock: BuildLock = config.redisUrl ? new RedisLock(config.redisUrl, { ttlMs: config.build.lockTtlMs }) : new LocalLock()
+  const workDir = join(data, 'work')
+  const labels = await detectSelinuxLabelSupport(workDir, log)
   const run = createImagerRunner({
     artifacts: new Artifacts(upstreamClient(config), join(data, 'artifacts')),
     cacheDir: join(data, 'cache'),
-    workDir: join(data, 'work'),
+    workDir,
     externalUrl: config.http.externalUrl,
     grubDir: config.build.grubDir,
     log,
     ...(opts.secureBoot ? { secureBoot: opts.secureBoot } : {}),
+    selinuxLabels: labels.enabled,
   })
   // with Redis, build progress is shared so any node can report a build another node runs
   const progress = new ProgressHub({ log, transport: config.redisUrl ? new RedisProgressTransport(config.redisUrl) : undefined })
-  const manager = new BuildManager({ store, lock, run, concurrency: config.build.concurrency, timeoutMs: config.build.timeoutMs, log, progress })
+  const manager = new BuildManager({
+    store,
+    lock,
+    run,
+    concurrency: config.build.concurrency,
+    timeoutMs: config.build.timeoutMs,
+    log,
+    progress,
+    runnerMetrics: (registry) => registerSelinuxLabelMetric(registry, labels),
+  })
   return {
     manager,
     store,

@@ -3,33 +3,39 @@
  * Native imager command:
  *
  *   bun builder/imager/cli.ts --output <file> [--cache-dir <dir>] [--work-dir <dir>]
- *                             [--extension-digests '<json {tarballPath: digest}>'] [--grub-dir <dir>]…
- *                             [--verbose] < profile.yaml
+ *                             [--extension-digests '<json {tarballPath: digest}>']
+ *                             [--extension-labels '<json {tarballPath: extraction record file}>']
+ *                             [--selinux-labels auto|on|off] [--grub-dir <dir>]… [--verbose] < profile.yaml
  *
  * `--grub-dir`: a GRUB module root (`<dir>/<platform>/`) to use before the host's /usr/lib/grub.
- *
  * Reads a Talos imager profile (YAML) on stdin and writes the asset to <file> progressively.
  * Exit codes as the reference imager (0 ok, 1 unknown, 2 invalid input, 3 unsupported,
  * 4 environment, 5 dependency/tool, 6 IO; 130 cancelled by SIGINT/SIGTERM). On failure the last
- * stderr line is a one-line reason. `--verbose` prints a JSON summary to stderr on success.
+ * stderr line is a one-line reason. `--verbose` prints a JSON summary to stderr on success; a
+ * `warning:` line says when layers were built without SELinux labels that were asked for.
  */
 import { parseArgs } from 'node:util'
 import { InvalidInputError } from '../../src/errors.ts'
 import { exitCodeFor, oneLine } from './errors.ts'
 import { runImager } from './index.ts'
+import type { SelinuxLabelsSetting } from './xattrs.ts'
 
-function parseDigests(text: string | undefined): Record<string, string> | undefined {
+function parseMap(flag: string, value: string, text: string | undefined): Record<string, string> | undefined {
   if (text === undefined) return undefined
+  const bad = new InvalidInputError(`--${flag} must be a JSON object {"<tarballPath>": "<${value}>"}`)
   let v: unknown
   try {
     v = JSON.parse(text)
   } catch {
-    throw new InvalidInputError('--extension-digests must be a JSON object {"<tarballPath>": "<digest>"}')
+    throw bad
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.values(v).every((d) => typeof d === 'string')) {
-    throw new InvalidInputError('--extension-digests must be a JSON object {"<tarballPath>": "<digest>"}')
-  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.values(v).every((d) => typeof d === 'string')) throw bad
   return v as Record<string, string>
+}
+
+function parseLabelsSetting(text: string | undefined): SelinuxLabelsSetting {
+  if (text === undefined || text === 'auto' || text === 'on' || text === 'off') return text ?? 'auto'
+  throw new InvalidInputError('--selinux-labels must be auto, on or off')
 }
 
 async function main(): Promise<number> {
@@ -46,6 +52,8 @@ async function main(): Promise<number> {
         'work-dir': { type: 'string' },
         'extension-digests': { type: 'string' },
         'grub-dir': { type: 'string', multiple: true },
+        'extension-labels': { type: 'string' },
+        'selinux-labels': { type: 'string' },
         verbose: { type: 'boolean', default: false },
       },
       strict: true,
@@ -53,15 +61,20 @@ async function main(): Promise<number> {
     })
     if (values.output === undefined || values.output === '') throw new InvalidInputError('--output <file> is required')
     const profile = await new Response(Bun.stdin.stream()).text()
-    const digests = parseDigests(values['extension-digests'])
+    const digests = parseMap('extension-digests', 'digest', values['extension-digests'])
+    const labels = parseMap('extension-labels', 'extraction record file', values['extension-labels'])
     const result = await runImager(profile, {
       output: values.output,
       ...(values['cache-dir'] !== undefined ? { cacheDir: values['cache-dir'] } : {}),
       ...(values['work-dir'] !== undefined ? { workDir: values['work-dir'] } : {}),
       ...(digests !== undefined ? { extensionDigests: digests } : {}),
       ...(values['grub-dir'] !== undefined ? { grubDirs: values['grub-dir'] } : {}),
+      ...(labels !== undefined ? { extensionLabels: labels } : {}),
+      selinuxLabels: parseLabelsSetting(values['selinux-labels']),
       signal: controller.signal,
     })
+    const fallback = result.initramfs?.xattrsFallback
+    if (fallback !== undefined) process.stderr.write(`warning: extension layers carry no SELinux labels: ${fallback}\n`)
     if (values.verbose === true) process.stderr.write(`${JSON.stringify(result)}\n`)
     return 0
   } catch (err) {

@@ -13,14 +13,20 @@
  *
  * Entries are built in a temp directory beside the cache and renamed into place, so a reader sees
  * a complete entry or none; two builders racing on the same key both succeed (the loser discards
- * its copy). The key is a SHA-256 over the processing recipe (cache format, squashfs compression
- * and flavour, firmware/modules paths of the target version) and the input's identity:
+ * its copy). The key is a SHA-256 over the processing recipe (cache format, squashfs compression,
+ * how labels are stored (xattrs.ts), firmware/modules paths of the target version) and the input's
+ * identity:
  *
- *   - tar input: SHA-256 of the tar bytes;
+ *   - tar input: SHA-256 of the tar bytes (its PAX records carry the SELinux labels);
  *   - directory input with a caller digest (`digest` in the profile or `--extension-digests`): that
  *     digest plus the SHA-256 of its manifest.yaml (the tree itself is not walked);
  *   - directory input otherwise: a fingerprint of the tree (paths, types, modes, symlink targets,
- *     contents of files ≤ 1 MiB, size+mtime of larger files — see fs-tree.ts).
+ *     contents of files ≤ 1 MiB, size+mtime of larger files — see fs-tree.ts);
+ *   - plus, for directory inputs, the SELinux labels given with them (`--extension-labels`).
+ *
+ * SELinux labels reach the squashfs as xattrs.ts describes; in 'staged' mode a directory input
+ * (which is never modified) is first copied without xattrs, while trees this run created itself
+ * (tar extractions, virtual extensions) are labelled in place.
  *
  * Processing is split in two stages so the early microcode cpio and the base initramfs can be
  * written to the output before any squashfs is built: `openExtension` (cache lookup, extraction,
@@ -33,12 +39,13 @@ import { join, relative } from 'node:path'
 import { InvalidInputError } from '../../src/errors.ts'
 import { extractLayers } from '../../src/oci/extract.ts'
 import { ImagerIOError, ioError, isErrno } from './errors.ts'
-import { copyTreeDereferenced, fingerprintTree, listDirInRoot, resolveOrNull, sha256File, type CopiedEntry } from './fs-tree.ts'
+import { copyTreeClean, copyTreeDereferenced, fingerprintTree, listDirInRoot, resolveOrNull, sha256File, type CopiedEntry } from './fs-tree.ts'
 import { loadExtensionDir, type ExtensionMetadata } from './manifest.ts'
-import { SQUASHFS_XZ_DICT, SQUASHFS_ZSTD_LEVEL, mksquashfs, type Compression, type SquashfsFlavour } from './squashfs.ts'
+import { SQUASHFS_XZ_DICT, SQUASHFS_ZSTD_LEVEL, mksquashfs, type Compression } from './squashfs.ts'
+import { applySelinuxLabels, type XattrMode } from './xattrs.ts'
 
-/** Bump when the layout or meaning of a cache entry changes. */
-export const EXTENSION_CACHE_FORMAT = 1
+/** Bump when the layout or meaning of a cache entry changes (2: setuid/setgid/sticky bits kept). */
+export const EXTENSION_CACHE_FORMAT = 2
 
 export type UcodeVendor = 'AuthenticAMD' | 'GenuineIntel'
 export const UCODE_VENDORS: readonly UcodeVendor[] = ['AuthenticAMD', 'GenuineIntel']
@@ -71,7 +78,8 @@ export interface ProcessingContext {
   readonly firmwareRel: string
   /** `usr/lib/modules` or `lib/modules` */
   readonly modulesRel: string
-  readonly flavour: SquashfsFlavour
+  /** How layers carry SELinux labels (resolved once per run, xattrs.ts). */
+  readonly xattrs: XattrMode
   readonly signal?: AbortSignal
 }
 
@@ -87,6 +95,8 @@ export interface ExtensionSource {
   readonly cacheable: boolean
   /** SELinux labels by path relative to the extension root (e.g. `rootfs/usr/…`), for directory inputs. */
   readonly labels?: ReadonlyMap<string, string>
+  /** True for a directory this run wrote into its work dir (a virtual extension): labelled in place. */
+  readonly scratch?: boolean
 }
 
 export interface PendingExtension {
@@ -117,8 +127,14 @@ function recipe(ctx: ProcessingContext): Record<string, unknown> {
     level: ctx.comp === 'zstd' ? SQUASHFS_ZSTD_LEVEL : SQUASHFS_XZ_DICT,
     firmware: ctx.firmwareRel,
     modules: ctx.modulesRel,
-    xattrs: ctx.flavour.pseudoXattrs ? 'pseudo' : 'none',
+    xattrs: ctx.xattrs,
   }
+}
+
+/** Identity of the labels given with a directory input (none: absent from the key, as before). */
+function labelsIdentity(labels: ReadonlyMap<string, string> | undefined): { labels?: string } {
+  if (labels === undefined || labels.size === 0) return {}
+  return { labels: sha256(JSON.stringify([...labels].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))) }
 }
 
 async function readStored(dir: string): Promise<StoredExtension | null> {
@@ -205,8 +221,8 @@ export async function openExtension(source: ExtensionSource, ctx: ProcessingCont
   if (source.cacheable && ctx.cacheDir !== null) {
     const identity = isDir
       ? source.digest !== undefined
-        ? { dir: 'digest', digest: source.digest, manifest: await sha256File(join(source.path, 'manifest.yaml')).catch(() => '') }
-        : { dir: 'tree', fingerprint: await fingerprintTree(source.path) }
+        ? { dir: 'digest', digest: source.digest, manifest: await sha256File(join(source.path, 'manifest.yaml')).catch(() => ''), ...labelsIdentity(source.labels) }
+        : { dir: 'tree', fingerprint: await fingerprintTree(source.path), ...labelsIdentity(source.labels) }
       : { tar: await sha256File(source.path) }
     key = sha256(JSON.stringify({ recipe: recipe(ctx), identity }))
     const final = join(ctx.cacheDir, 'extensions', key)
@@ -275,15 +291,31 @@ export async function openExtension(source: ExtensionSource, ctx: ProcessingCont
       // labels are recorded relative to the extension root; mksquashfs wants them relative to rootfs/
       const sqLabels = new Map<string, string>()
       for (const [p, l] of labels) {
-        if (p === 'rootfs') sqLabels.set('', l)
-        else if (p.startsWith('rootfs/')) sqLabels.set(p.slice('rootfs/'.length), l)
+        const rel = p === 'rootfs' ? '' : p.startsWith('rootfs/') ? p.slice('rootfs/'.length) : null
+        if (rel !== null && !exclude.some((e) => rel === e || rel.startsWith(`${e}/`))) sqLabels.set(rel, l)
       }
-      await mksquashfs(rootfs, join(tmp, 'image.sqsh'), {
-        comp: ctx.comp,
-        labels: sqLabels,
-        exclude,
-        signal: ctx.signal,
-      })
+      let sqSource = rootfs
+      if (ctx.xattrs === 'staged') {
+        // the tree must carry exactly the labels: copy a directory input without its xattrs
+        // (the firmware left out), label trees of this run in place
+        if (isDir && source.scratch !== true) {
+          sqSource = join(ctx.workDir, 'staged', String(source.index))
+          await mkdir(join(ctx.workDir, 'staged'), { recursive: true })
+          await copyTreeClean(rootfs, sqSource, { exclude, what })
+        }
+        await applySelinuxLabels(sqSource, sqLabels, ctx.signal)
+      }
+      try {
+        await mksquashfs(sqSource, join(tmp, 'image.sqsh'), {
+          comp: ctx.comp,
+          xattrs: ctx.xattrs,
+          labels: sqLabels,
+          exclude: sqSource === rootfs ? exclude : [],
+          signal: ctx.signal,
+        })
+      } finally {
+        if (sqSource !== rootfs) await rm(sqSource, { recursive: true, force: true }).catch(() => undefined)
+      }
       const stored: StoredExtension = { format: EXTENSION_CACHE_FORMAT, metadata: manifest.metadata, ucode: ucode.sizes, firmware, modules: hasModules }
       await writeFile(join(tmp, 'meta.json'), JSON.stringify(stored))
       if (key !== null && ctx.cacheDir !== null) {

@@ -1,13 +1,15 @@
 /**
  * Filesystem helpers for extension trees: a stable fingerprint of a directory (cache identity),
- * streaming file hashes, and the reference's "copy following symlinks" used for firmware and
+ * streaming file hashes, the reference's "copy following symlinks" used for firmware and
  * kernel modules (talos `internal/pkg/extensions/compress.go` `handleFilesOp`, which uses
- * `os.Stat`, so symlinks become copies of their targets). Symlinks are resolved inside the
- * extension root (absolute targets are root-relative), never on the host.
+ * `os.Stat`, so symlinks become copies of their targets), and a faithful copy without xattrs (the
+ * source of a labelled squashfs). Symlinks are resolved inside the extension root (absolute
+ * targets are root-relative), never on the host.
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { lstat, mkdir, open, readdir, readlink, stat, chmod } from 'node:fs/promises'
+import { chmod, copyFile, link, lstat, lutimes, mkdir, open, readdir, readlink, stat, symlink, utimes } from 'node:fs/promises'
+import { constants } from 'node:fs'
 import { join } from 'node:path'
 import { InvalidInputError, NotFoundError } from '../../src/errors.ts'
 import { resolveInRoot } from '../../src/oci/extract.ts'
@@ -166,4 +168,51 @@ export async function listDirInRoot(root: string, rel: string): Promise<string[]
   const st = await stat(real)
   if (!st.isDirectory()) return []
   return sortedNames(real)
+}
+
+/**
+ * Copies the tree `src` to `dest` (which must not exist) as it is — symlinks as symlinks, hardlinks
+ * as hardlinks, permission bits with setuid/setgid/sticky, mtimes — but without a single xattr, so
+ * the copy carries only what the caller sets afterwards. Paths relative to `src` in `exclude` are
+ * left out with everything below them. Special files are refused.
+ */
+export async function copyTreeClean(src: string, dest: string, opts: { exclude?: readonly string[]; what: string }): Promise<void> {
+  const exclude = new Set(opts.exclude ?? [])
+  const linked = new Map<string, string>()
+  const visit = async (rel: string): Promise<void> => {
+    const from = rel === '' ? src : join(src, rel)
+    const to = rel === '' ? dest : join(dest, rel)
+    const st = await lstat(from)
+    const perm = Number(st.mode & 0o7777)
+    if (st.isDirectory()) {
+      await mkdir(to, { mode: 0o700 })
+      for (const n of await sortedNames(from)) {
+        const child = rel === '' ? n : `${rel}/${n}`
+        if (!exclude.has(child)) await visit(child)
+      }
+      await chmod(to, perm)
+      await utimes(to, st.atime, st.mtime)
+    } else if (st.isSymbolicLink()) {
+      await symlink(await readlink(from), to)
+      await lutimes(to, st.atime, st.mtime)
+    } else if (st.isFile()) {
+      const inode = `${st.dev}:${st.ino}`
+      const first = st.nlink > 1 ? linked.get(inode) : undefined
+      if (first !== undefined) {
+        await link(first, to)
+        return
+      }
+      await copyFile(from, to, constants.COPYFILE_EXCL)
+      await chmod(to, perm)
+      await utimes(to, st.atime, st.mtime)
+      if (st.nlink > 1) linked.set(inode, to)
+    } else {
+      throw new InvalidInputError(`${opts.what}: special files are not allowed: /${rel}`)
+    }
+  }
+  try {
+    await visit('')
+  } catch (err) {
+    throw ioError(`${opts.what}: cannot copy the tree`, err)
+  }
 }

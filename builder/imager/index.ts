@@ -26,6 +26,7 @@ import { prepareOverlay, type PreparedOverlay } from './overlay.ts'
 import { writeUkiTo } from './parts.ts'
 import { buildIso } from './iso.ts'
 import { parseProfile, type ImagerProfile, type OutputKind } from './profile.ts'
+import type { SelinuxLabelsSetting } from './xattrs.ts'
 
 export { parseProfile, type ImagerProfile } from './profile.ts'
 export { writeEmbeddedConfigExtension, writeSchematicExtension } from './virtual-extensions.ts'
@@ -44,6 +45,8 @@ export interface BuildContext {
   readonly extensionDigests?: Readonly<Record<string, string>>
   /** GRUB module roots (`<dir>/<platform>/`) to use before the host's /usr/lib/grub */
   readonly grubDirs?: readonly string[]
+  readonly extensionLabels?: Readonly<Record<string, string>>
+  readonly selinuxLabels?: SelinuxLabelsSetting
   readonly signal?: AbortSignal
   /** The profile's overlay with its `get-options` answer, when it has one (overlay.ts). */
   readonly overlay?: PreparedOverlay | null
@@ -72,6 +75,8 @@ const BUILDERS: Partial<Record<OutputKind, KindBuilder>> = {
       cacheDir: ctx.cacheDir,
       workDir: ctx.workDir,
       ...(ctx.extensionDigests ? { extensionDigests: ctx.extensionDigests } : {}),
+      ...(ctx.extensionLabels ? { extensionLabels: ctx.extensionLabels } : {}),
+      ...(ctx.selinuxLabels ? { selinuxLabels: ctx.selinuxLabels } : {}),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     }),
   }),
@@ -97,6 +102,16 @@ export interface RunImagerOptions {
   readonly extensionDigests?: Readonly<Record<string, string>>
   /** GRUB module roots to use before the host's /usr/lib/grub (e.g. the imager image's) */
   readonly grubDirs?: readonly string[]
+  /**
+   * Extraction records (JSON with the SELinux labels of the image's PAX records, as
+   * src/oci/extract-image.ts writes them) of directory extension inputs, by their `tarballPath`.
+   */
+  readonly extensionLabels?: Readonly<Record<string, string>>
+  /**
+   * Whether extension layers carry SELinux labels: 'auto' (default) when the work directory's
+   * filesystem can hold them (probed), 'on' without probing, 'off' never.
+   */
+  readonly selinuxLabels?: SelinuxLabelsSetting
   readonly signal?: AbortSignal
 }
 
@@ -181,6 +196,8 @@ export async function runImager(profileInput: string | ImagerProfile, opts: RunI
       workDir: work,
       ...(opts.extensionDigests ? { extensionDigests: opts.extensionDigests } : {}),
       ...(opts.grubDirs ? { grubDirs: opts.grubDirs } : {}),
+      ...(opts.extensionLabels ? { extensionLabels: opts.extensionLabels } : {}),
+      ...(opts.selinuxLabels ? { selinuxLabels: opts.selinuxLabels } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     })
     if (extra?.initramfs) initramfs = extra.initramfs

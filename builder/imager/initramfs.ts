@@ -8,11 +8,20 @@
  * The first two parts are written before any squashfs is built, so a reader tailing the output
  * gets the bulk of the bytes at once. Extension processing is cached (extension-cache.ts).
  *
- * Compression of the appended cpio follows the target version (zstd ≥ 1.8, xz with a CRC32 check
- * below — the kernel's xz decoder rejects CRC64) but at the fastest level: its payload is mostly
- * squashfs images that are already compressed (re-compressing gains < 1 %, spec/env-lab.md), so we
- * use zstd -1 / xz -0 instead of the reference's zstd -18 / xz -0 -e, with one thread for output
- * that does not depend on the machine.
+ * Compression of the appended cpio is the reference's: `zstd -18` (≥ 1.8) or `xz -C crc32 -0 -e`
+ * (< 1.8; the kernel's xz decoder rejects CRC64). Its squashfs images are already compressed, but
+ * firmware sits in it uncompressed, and a lower level costs every PXE boot and ISO far more than
+ * it saves once (test/bench/initramfs-compression.ts: zstd -1 came out 39 % larger on a
+ * firmware-heavy initramfs, and no faster level is safely within 2 % of -18: -17 is +1.9 %). The
+ * reference runs them with `-T0`; we use a fixed
+ * thread count instead, which gives the same bytes as the reference on any multi-core machine: zstd's
+ * output does not depend on its worker count, and xz's multi-threaded mode (any `-T` ≥ 2) cuts
+ * blocks by size, not by thread (only `-T1` would switch it to the single-threaded format).
+ *
+ * SELinux labels (imager-spec §4.3, §4.7): each layer keeps the `security.selinux` labels its
+ * input gave — PAX records of a tar input, `--extension-labels` for a directory input, the
+ * embedded config's fixed label — and nothing else (xattrs.ts). Where the work directory cannot
+ * carry them, layers are built without (`stats.xattrs` = 'none', `xattrsFallback` says why).
  *
  * Reproducibility (a deliberate improvement on the reference, imager-spec §11.2): every cpio entry
  * gets mtime SOURCE_DATE_EPOCH and squashfs images are built with SOURCE_DATE_EPOCH, so the same
@@ -35,18 +44,23 @@ import type { OutputSink } from './output.ts'
 import type { ExtensionInput, ImagerProfile } from './profile.ts'
 import { squashfsFlavour, type Compression } from './squashfs.ts'
 import { writeEmbeddedConfigExtension } from './virtual-extensions.ts'
+import { resolveXattrMode, type SelinuxLabelsSetting, type XattrMode } from './xattrs.ts'
+import { readExtractionRecord } from '../../src/oci/extract-image.ts'
 
-/** zstd level of the appended extensions cpio (reference: 18). */
-export const CPIO_ZSTD_LEVEL = 1
-/** xz preset of the appended extensions cpio (reference: -0 -e). */
-export const CPIO_XZ_PRESET = 0
-/** Fixed thread count: compressor output must not depend on the machine. */
-export const CPIO_THREADS = 1
+/** zstd level of the appended extensions cpio (the reference's). */
+export const CPIO_ZSTD_LEVEL = 18
+/** xz preset of the appended extensions cpio (the reference's `-0 -e`). */
+export const CPIO_XZ_PRESET: readonly string[] = ['-0', '-e']
+/**
+ * Fixed compressor thread count (never `-T0`, which follows the machine). Must stay ≥ 2: xz
+ * `-T1` writes the single-threaded format, other bytes than the reference's `-T0`.
+ */
+export const CPIO_THREADS = 4
 
 export function cpioCompressor(comp: Compression): { cmd: string; args: string[] } {
   return comp === 'zstd'
     ? { cmd: 'zstd', args: ['-c', '-q', `-${CPIO_ZSTD_LEVEL}`, `-T${CPIO_THREADS}`] }
-    : { cmd: 'xz', args: ['-z', '-c', '-q', '-C', 'crc32', `-${CPIO_XZ_PRESET}`, `-T${CPIO_THREADS}`] }
+    : { cmd: 'xz', args: ['-z', '-c', '-q', '-C', 'crc32', ...CPIO_XZ_PRESET, `-T${CPIO_THREADS}`] }
 }
 
 export interface InitramfsStats {
@@ -59,6 +73,10 @@ export interface InitramfsStats {
   layers: string[]
   /** Milliseconds from start until the base initramfs was fully written. */
   baseWrittenMs: number
+  /** How the layers carry SELinux labels (absent without extensions). */
+  xattrs?: XattrMode
+  /** Why layers carry no labels although they were asked for ('auto' and a failed probe). */
+  xattrsFallback?: string
 }
 
 export interface InitramfsOptions {
@@ -68,7 +86,20 @@ export interface InitramfsOptions {
   readonly workDir: string
   /** Caller-supplied digests by input path (cache identity of directory inputs). */
   readonly extensionDigests?: Readonly<Record<string, string>>
+  /** Extraction records (SELinux labels, src/oci/extract-image.ts) of directory inputs, by input path. */
+  readonly extensionLabels?: Readonly<Record<string, string>>
+  /** Whether layers carry SELinux labels (default 'auto': when the work directory can hold them). */
+  readonly selinuxLabels?: SelinuxLabelsSetting
   readonly signal?: AbortSignal
+}
+
+async function labelsOf(record: string | undefined): Promise<Map<string, string> | undefined> {
+  if (record === undefined) return undefined
+  try {
+    return await readExtractionRecord(record)
+  } catch (err) {
+    throw ioError(`cannot read extension labels ${record}`, err)
+  }
 }
 
 function fileEntry(name: string, path: string, size: number, mode = 0o644): CpioEntry {
@@ -158,11 +189,13 @@ export async function buildInitramfs(profile: ImagerProfile, opts: InitramfsOpti
   const comp = q.compression()
   const stats: InitramfsStats = { extensionsBuilt: 0, extensionsReused: 0, modulesDep: 'none', layers: [], baseWrittenMs: 0 }
 
-  const sources: ExtensionSource[] = profile.input.systemExtensions.map((e, j) => {
+  const sources: ExtensionSource[] = []
+  for (const [j, e] of profile.input.systemExtensions.entries()) {
     const digest = e.digest ?? opts.extensionDigests?.[e.tarballPath]
+    const labels = await labelsOf(opts.extensionLabels?.[e.tarballPath])
     // messages reach clients (400): name the input by position and image, never by host path
-    return { index: j, label: extensionLabel(j, e), path: e.tarballPath, cacheable: true, ...(digest !== undefined ? { digest } : {}) }
-  })
+    sources.push({ index: j, label: extensionLabel(j, e), path: e.tarballPath, cacheable: true, ...(digest !== undefined ? { digest } : {}), ...(labels ? { labels } : {}) })
+  }
   if (profile.customization.embeddedMachineConfiguration !== '') {
     const dir = join(opts.workDir, 'virtual', 'embedded-config')
     const labels = await writeEmbeddedConfigExtension(dir, profile.customization.embeddedMachineConfiguration)
@@ -174,6 +207,7 @@ export async function buildInitramfs(profile: ImagerProfile, opts: InitramfsOpti
       // the machine configuration carries secrets: never keep it in the shared cache
       cacheable: false,
       labels: new Map([...labels].map(([p, l]) => [`rootfs/${p}`, l])),
+      scratch: true,
     })
   }
 
@@ -185,13 +219,16 @@ export async function buildInitramfs(profile: ImagerProfile, opts: InitramfsOpti
   }
 
   const target = targetVersion(profile.version)
+  const xattrs = await resolveXattrMode(opts.selinuxLabels ?? 'auto', (await squashfsFlavour()).pseudoXattrs, opts.workDir)
+  stats.xattrs = xattrs.mode
+  if (xattrs.fallback !== undefined) stats.xattrsFallback = xattrs.fallback
   const ctx: ProcessingContext = {
     cacheDir: opts.cacheDir,
     workDir: opts.workDir,
     comp,
     firmwareRel: q.firmwarePath().replace(/^\//, ''),
     modulesRel: q.kernelModulesPath().replace(/^\//, ''),
-    flavour: await squashfsFlavour(),
+    xattrs: xattrs.mode,
     ...(opts.signal ? { signal: opts.signal } : {}),
   }
 
@@ -237,7 +274,7 @@ export async function buildInitramfs(profile: ImagerProfile, opts: InitramfsOpti
         workDir: opts.workDir,
         comp,
         modulesRel: ctx.modulesRel,
-        flavour: ctx.flavour,
+        xattrs: ctx.xattrs,
         ...(opts.signal ? { signal: opts.signal } : {}),
       })
       stats.modulesDep = md.reused ? 'reused' : 'built'

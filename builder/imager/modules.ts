@@ -18,7 +18,8 @@ import { readNewc } from './cpio.ts'
 import { ImagerToolError, ioError, isErrno } from './errors.ts'
 import { runTool, toolOutput } from './exec.ts'
 import type { ExtensionMetadata } from './manifest.ts'
-import { SQUASHFS_XZ_DICT, SQUASHFS_ZSTD_LEVEL, mksquashfs, unsquashfsPath, type Compression, type SquashfsFlavour } from './squashfs.ts'
+import { SQUASHFS_XZ_DICT, SQUASHFS_ZSTD_LEVEL, mksquashfs, unsquashfsPath, type Compression } from './squashfs.ts'
+import type { XattrMode } from './xattrs.ts'
 
 export const MODULES_DEP_CACHE_FORMAT = 1
 
@@ -129,7 +130,8 @@ export interface ModulesDepOptions {
   readonly workDir: string
   readonly comp: Compression
   readonly modulesRel: string
-  readonly flavour: SquashfsFlavour
+  /** The run's label mode; this layer has no labels, but the mode changes the squashfs bytes. */
+  readonly xattrs: XattrMode
   readonly signal?: AbortSignal
 }
 
@@ -145,7 +147,7 @@ export async function buildModulesDep(opts: ModulesDepOptions): Promise<ModulesD
         comp: opts.comp,
         level: opts.comp === 'zstd' ? SQUASHFS_ZSTD_LEVEL : SQUASHFS_XZ_DICT,
         modules: opts.modulesRel,
-        xattrs: opts.flavour.pseudoXattrs ? 'pseudo' : 'none',
+        xattrs: opts.xattrs,
       }),
     )
     .digest('hex')
@@ -210,7 +212,7 @@ export async function buildModulesDep(opts: ModulesDepOptions): Promise<ModulesD
   const tmp = final !== null ? `${join(opts.cacheDir ?? '', 'modules-dep')}/.tmp-${key.slice(0, 16)}-${process.pid}-${randomBytes(4).toString('hex')}` : join(work, 'out')
   await mkdir(tmp, { recursive: true })
   try {
-    await mksquashfs(stage, join(tmp, 'image.sqsh'), { comp: opts.comp, signal: opts.signal })
+    await mksquashfs(stage, join(tmp, 'image.sqsh'), { comp: opts.comp, xattrs: opts.xattrs, signal: opts.signal })
     await writeFile(join(tmp, 'meta.json'), JSON.stringify({ format: MODULES_DEP_CACHE_FORMAT, kver } satisfies Stored))
     if (final === null) return { sqsh: join(tmp, 'image.sqsh'), kver, reused: false, metadata: modulesDepMetadata(kver) }
     try {

@@ -5,14 +5,14 @@
  * `-comp xz -Xdict-size 100%` (< 1.8), as the reference — an extension's squashfs is built once and
  * cached, so the reference's (slow, small) settings cost nothing on later builds.
  *
- * Deviation: Debian 12 ships squashfs-tools 4.5.1, which lacks `-xattrs-exclude` and pseudo-file
- * xattr definitions (`-p "<path> x security.selinux=<label>"`), both of which the reference
- * always passes (squashfs-tools ≥ 4.6). With 4.5.x we pass `-no-xattrs` instead, so layers carry
- * no SELinux labels (the reference only sets labels that came from tar PAX records, e.g. on the
- * embedded machine config). With ≥ 4.6 the reference flags are used. Timestamps are pinned with
- * SOURCE_DATE_EPOCH (mksquashfs applies it to the superblock and every inode).
+ * SELinux labels (xattrs.ts): with squashfs-tools ≥ 4.6 the reference's flags (`-xattrs-exclude
+ * '.*'` and one pseudo xattr per label); with Debian 12's 4.5.1, which has neither, the source is a
+ * tree carrying exactly the labels and `-xattrs` stores them; where the work directory's filesystem
+ * cannot carry them, `-no-xattrs`. Timestamps: SOURCE_DATE_EPOCH pins the superblock only (4.5.1
+ * takes inode mtimes from the source tree), so sources keep their inputs' mtimes.
  */
 import { SOURCE_DATE_EPOCH, runTool } from './exec.ts'
+import type { XattrMode } from './xattrs.ts'
 
 export type Compression = 'zstd' | 'xz'
 
@@ -49,7 +49,9 @@ export function compressionArgs(comp: Compression): string[] {
 
 export interface MksquashfsOptions {
   readonly comp: Compression
-  /** `security.selinux` labels by path relative to the source (`''` = the root). */
+  /** How labels get in: pseudo xattrs from `labels`, the source tree's own xattrs, or none. */
+  readonly xattrs: XattrMode
+  /** `security.selinux` labels by path relative to the source (`''` = the root); 'pseudo' only. */
   readonly labels?: ReadonlyMap<string, string>
   /** Paths relative to the source to leave out (e.g. the firmware moved into the initramfs). */
   readonly exclude?: readonly string[]
@@ -58,9 +60,8 @@ export interface MksquashfsOptions {
 
 /** Builds `out` from the directory `src`, as root-owned, reproducible. */
 export async function mksquashfs(src: string, out: string, opts: MksquashfsOptions): Promise<void> {
-  const fl = await squashfsFlavour()
   const args = [src, out, '-all-root', '-noappend', '-no-progress', '-quiet', ...compressionArgs(opts.comp)]
-  if (fl.pseudoXattrs) {
+  if (opts.xattrs === 'pseudo') {
     args.push('-xattrs-exclude', '.*')
     const excluded = new Set(opts.exclude ?? [])
     const labels = [...(opts.labels ?? new Map<string, string>())].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -69,7 +70,7 @@ export async function mksquashfs(src: string, out: string, opts: MksquashfsOptio
       args.push('-p', `${path === '' ? '/' : path} x security.selinux=${label}`)
     }
   } else {
-    args.push('-no-xattrs')
+    args.push(opts.xattrs === 'staged' ? '-xattrs' : '-no-xattrs')
   }
   // `-e` takes every following argument, so it must come last
   if (opts.exclude && opts.exclude.length > 0) args.push('-e', ...opts.exclude)

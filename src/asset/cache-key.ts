@@ -1,12 +1,19 @@
 /**
- * Asset cache key = sha256(go-yaml of the cleaned profile ‖ errata salts), hex (factory
- * `internal/profile/hash.go`, factory-spec §9.2).
+ * Asset cache key = sha256(go-yaml of the cleaned profile ‖ errata salts ‖ imager revision salt),
+ * hex (factory `internal/profile/hash.go`, factory-spec §9.2, plus our revision salt).
  *
- * Why byte-exact: keys computed the reference's way let this factory share an asset cache with
- * the Go factory, and the errata salts force rebuilds of assets that old imager bugs produced.
+ * Why byte-exact up to the revision salt: the profile bytes and errata are the reference's (its
+ * hash vectors hold with revision 0), so keys change exactly when the reference's would, and the
+ * errata salts force rebuilds of assets that old imager bugs produced. (Our keys are not meant to
+ * address a Go factory's cache: the native imager's bytes differ from the official imager's.)
  * Cleaning drops machine-local details (temp paths, insecure flags, registry hosts, enrolment key
  * paths) so the key depends only on what changes the output: version, platform, arch, SecureBoot
  * signer identity, extension digests, schematic ID, kernel args, META, overlay and output options.
+ *
+ * After the reference's errata we append one salt of our own, the revision of what the native
+ * imager writes (IMAGER_REVISION): a change to the imager's output bumps it, so every asset built
+ * before gets a new key and is rebuilt on its next request, while the stale entries age out of the
+ * asset store through its LRU. Revision 0 appends nothing, i.e. gives the reference's key.
  */
 import { createHash } from 'node:crypto'
 import { cloneProfile, secureBootEnabled, profileToYaml, type ContainerAsset, type FileAsset, type Profile } from './profile.ts'
@@ -69,28 +76,49 @@ export const ERRATA: ReadonlyArray<{ readonly salt: string; readonly applies: (p
   { salt: 'overlay extra kernel args fix #376', applies: (p) => p.overlay !== undefined && (p.output.kind === 'uki' || p.output.kind === 'installer') },
 ]
 
+/**
+ * Revision of the native imager's output, salted into every cache key. Bump it with any change
+ * to the bytes the imager writes for the same profile and inputs (and add a line here):
+ *
+ *   1  SELinux labels and setuid/setgid/sticky bits kept in extension layers; the appended
+ *      extensions archive compressed at the reference's levels (issue 12)
+ */
+export const IMAGER_REVISION = 1
+
+/** The salt for `revision` ('' for 0: the reference's key). */
+export function imagerRevisionSalt(revision: number): string {
+  if (!Number.isSafeInteger(revision) || revision < 0) throw new RangeError(`imager revision must be a non-negative integer, got ${revision}`)
+  return revision === 0 ? '' : `native imager revision ${revision}`
+}
+
 export interface CacheKeyOptions {
   /**
    * Our addition after the reference's errata: Secure Boot profiles name their keys only by the
    * fixed `/secureboot/…` paths, so the key set's fingerprints are appended
    * (src/secureboot/keys.ts `secureBootCacheSalt`) — new keys must not serve assets signed with
-   * the old ones. Applied to Secure Boot profiles only; every other key stays the reference's.
+   * the old ones. Applied to Secure Boot profiles only.
    */
   readonly secureBootSalt?: string
+  /** the native imager revision (default IMAGER_REVISION); 0 gives the reference's bytes (§9.2) */
+  readonly revision?: number
 }
 
-/** The exact bytes hashed: cleaned profile YAML followed by the applicable salts. */
+/**
+ * The exact bytes hashed: cleaned profile YAML followed by the applicable errata salts, then our
+ * own: the Secure Boot key salt and the imager revision salt. With `revision: 0` and no Secure
+ * Boot salt these are the reference's bytes (factory-spec §9.2).
+ */
 export function cacheKeyMaterial(profile: Profile, opts: CacheKeyOptions = {}): string {
   const p = cleanProfile(profile)
   let text = profileToYaml(p)
   for (const e of ERRATA) if (e.applies(p)) text += e.salt
   if (opts.secureBootSalt && secureBootEnabled(p)) text += opts.secureBootSalt
-  return text
+  return text + imagerRevisionSalt(opts.revision ?? IMAGER_REVISION)
 }
 
 /**
  * Cache key of an enhanced profile (compute it before the builder fills in kernel/initramfs
- * paths): lowercase hex sha256.
+ * paths): lowercase hex sha256. `revision` 0 gives the reference's key.
  */
 export function profileCacheKey(profile: Profile, opts: CacheKeyOptions = {}): string {
   return createHash('sha256').update(cacheKeyMaterial(profile, opts), 'utf8').digest('hex')

@@ -39,6 +39,8 @@ export interface PlannerDeps {
   catalog: Catalog
   /** Secure Boot when enabled; undefined → SecureBoot paths are 400 `secure boot is disabled`. */
   secureBoot?: () => PlannerSecureBoot | undefined
+  /** native imager revision salted into cache keys (default IMAGER_REVISION; tests change it) */
+  imagerRevision?: number
 }
 
 export class AssetPlanner {
@@ -88,7 +90,10 @@ export class AssetPlanner {
       throw prefixError(err, ENHANCE_ERROR_PREFIX)
     }
     const job: BuildJob = {
-      key: profileCacheKey(built.profile, secureBoot ? { secureBootSalt: secureBoot.cacheSalt } : {}),
+      key: profileCacheKey(built.profile, {
+        ...(secureBoot ? { secureBootSalt: secureBoot.cacheSalt } : {}),
+        ...(this.deps.imagerRevision !== undefined ? { revision: this.deps.imagerRevision } : {}),
+      }),
       contentType: contentTypeFor(path),
       urlParts: [schematicId, versionTag, path],
       version: versionTag,

@@ -14,13 +14,16 @@
  * - character/block devices and FIFOs are refused by default (`specialFiles: 'skip'` ignores
  *   them): an image filesystem has no business carrying device nodes, and a factory never needs them;
  * - unknown entry types (GNU sparse, volume headers, …) are refused;
- * - ownership is not applied; setuid/setgid bits are dropped; directories get at least `u+rwx`
- *   (as Talos's own untar does); file and symlink mtimes are kept, directory mtimes are set last;
+ * - ownership is not applied; permission bits are kept with setuid/setgid/sticky (an extension may
+ *   ship a setuid helper; the reference keeps them), so callers must keep the root of an extracted
+ *   tree private (`extractImage` makes it 0700); directories get at least `u+rwx` (as Talos's own
+ *   untar does); file and symlink mtimes are kept, directory mtimes are set last;
  * - whiteouts: `.wh.<name>` removes `<name>` from lower layers, `.wh..wh..opq` empties its directory
  *   of everything not written by the same layer; whiteout markers are never written.
  *
- * `extractImage` unpacks all layers of one platform's image into a temp directory beside the
- * destination and renames it into place only when every layer was read and verified.
+ * `extractImage` (extract-image.ts) unpacks all layers of one platform's image into a temp
+ * directory beside the destination and renames it into place only when every layer was read and
+ * verified.
  */
 import {
   chmodSync,
@@ -41,12 +44,10 @@ import {
   utimesSync,
   writeSync,
 } from 'node:fs'
-import { chmod, lstat, mkdir, mkdtemp, readlink, rename, rm } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { lstat, mkdir, readlink } from 'node:fs/promises'
+import { join } from 'node:path'
 import { InvalidInputError, NotFoundError } from '../errors.ts'
-import type { RegistryClient } from './client.ts'
 import { decompress } from './compression.ts'
-import type { ImageConfig } from './manifest.ts'
 import { readTar, type TarReadEntry } from './tar-reader.ts'
 
 /** A layer entry that would be unsafe to write (escape, device, write-through-symlink, …). */
@@ -84,11 +85,11 @@ function cleanParts(raw: string, what = raw): string[] {
   return parts
 }
 
-function errno(err: unknown): string | undefined {
+export function errno(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined
 }
 
-async function lstatOrNull(path: string): Promise<Stats | null> {
+export async function lstatOrNull(path: string): Promise<Stats | null> {
   try {
     return await lstat(path)
   } catch (err) {
@@ -271,7 +272,7 @@ export class LayerExtractor {
     if (entry.type === 'directory') {
       if (existing && !existing.isDirectory()) this.removePath(rel, existing)
       if (!existing || !existing.isDirectory()) mkdirSync(target, { mode: 0o700 })
-      chmodSync(target, (entry.mode & 0o1777) | 0o700)
+      chmodSync(target, (entry.mode & 0o7777) | 0o700)
       this.safeDirs.add(rel)
       this.dirTimes.set(rel, entry.mtime)
     } else {
@@ -306,7 +307,8 @@ export class LayerExtractor {
         let off = 0
         while (off < chunk.byteLength) off += writeSync(fd, chunk, off, chunk.byteLength - off)
       }
-      fchmodSync(fd, entry.mode & 0o777)
+      // after the data: as non-root, writing would clear setuid/setgid again
+      fchmodSync(fd, entry.mode & 0o7777)
       futimesSync(fd, entry.mtime, entry.mtime)
     } finally {
       closeSync(fd)
@@ -340,47 +342,6 @@ export async function extractLayers(layers: AsyncIterable<ReadableStream<Uint8Ar
   const ex = new LayerExtractor(destDir, opts)
   for await (const layer of layers) await ex.applyLayer(layer)
   return ex.finish()
-}
-
-export interface ExtractImageResult extends ExtractResult {
-  /** Digest of the platform image manifest that was unpacked. */
-  digest: string
-  config: ImageConfig
-}
-
-/**
- * Unpacks `repo:ref` for `linux/<arch>` into `destDir`, atomically: layers go into a temp directory
- * beside it, which is renamed into place only after every layer was read and digest-verified. On
- * failure nothing is left behind. `destDir` must not exist yet (InvalidInputError); if another
- * extraction creates it meanwhile, that one wins and this result is discarded — key destinations
- * by digest so both are the same content.
- */
-export async function extractImage(client: RegistryClient, repo: string, ref: string, arch: string, destDir: string, opts: ExtractOptions = {}): Promise<ExtractImageResult> {
-  if (await lstatOrNull(destDir)) throw new InvalidInputError(`extraction target ${basename(destDir)} already exists`)
-  const image = await client.resolveImage(repo, ref, arch)
-  const parent = dirname(destDir)
-  await mkdir(parent, { recursive: true })
-  const tmp = await mkdtemp(join(parent, `.${basename(destDir)}.tmp-`))
-  try {
-    const ex = new LayerExtractor(tmp, opts)
-    for (const layer of image.manifest.layers) {
-      if (layer.urls && layer.urls.length > 0) continue // non-distributable (foreign) layer
-      await ex.applyLayer(await client.getBlob(repo, layer.digest, { size: layer.size }))
-    }
-    const result = await ex.finish()
-    await chmod(tmp, 0o755)
-    try {
-      await rename(tmp, destDir)
-    } catch (err) {
-      const code = errno(err)
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err
-      await rm(tmp, { recursive: true, force: true })
-    }
-    return { ...result, digest: image.digest, config: image.config }
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true })
-    throw err
-  }
 }
 
 /**

@@ -32,6 +32,7 @@ import { join } from 'node:path'
 import { startStack } from '../helpers/stack.ts'
 import { startUpstream } from '../helpers/release.ts'
 import { freePort } from '../helpers/ports.ts'
+import { CPIO_THREADS, CPIO_ZSTD_LEVEL } from '../../builder/imager/initramfs.ts'
 
 const VERSION = 'v1.12.0'
 const EXTENSIONS = ['siderolabs/amd-ucode', 'siderolabs/gvisor', 'siderolabs/gasket-driver', 'siderolabs/realtek-firmware']
@@ -98,7 +99,8 @@ async function byHand(registry: string, work: string, extRefs: { name: string; d
     await run(['mksquashfs', join(work, `ext${i}`, 'rootfs'), join(stage, `${i}.sqsh`), '-all-root', '-noappend', '-no-progress', '-comp', 'zstd', '-Xcompression-level', '18', '-no-xattrs'])
   }
   await writeFile(join(stage, 'extensions.yaml'), 'layers: []\n')
-  await run(['sh', '-c', `find . | LC_ALL=C sort | cpio -o -H newc --reproducible -R +0:+0 --quiet | zstd -q -1 -T1 > ../ext.cpio.zst`], stage)
+  // the archive at the imager's level (the reference's), so the ratio compares like with like
+  await run(['sh', '-c', `find . | LC_ALL=C sort | cpio -o -H newc --reproducible -R +0:+0 --quiet | zstd -q -${CPIO_ZSTD_LEVEL} -T${CPIO_THREADS} > ../ext.cpio.zst`], stage)
   await run(['sh', '-c', `cat imager/usr/install/amd64/initramfs.xz ext.cpio.zst > initramfs.out`], work)
   return performance.now() - t0
 }

@@ -1,8 +1,18 @@
 /**
  * /image downloads through the edge alone (in-process builder): statuses and reasons, HEAD,
- * Range/ETag, sidecars, filename override, per-version formats.
+ * Range/ETag, sidecars, filename override, per-version formats; the stand-in's SELinux labels and
+ * setuid file in the built layers; overlay schematics; the imager revision in the cache key.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { execa } from 'execa'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { IMAGER_REVISION } from '../../src/asset/cache-key.ts'
+import { AssetService } from '../../edge/assets.ts'
+import { AssetPlanner } from '../../src/asset/planner.ts'
+import { InProcessBuilder } from '../../edge/builder-client.ts'
+import { GVISOR_LABELS, GVISOR_SETUID_FILE } from '../fixtures/standin/index.ts'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
 import { sharedUpstream, type Upstream } from '../helpers/release.ts'
 
@@ -10,8 +20,10 @@ let up: Upstream
 let edge: RunningEdge
 let id: string
 let plain: string
+let work: string
 
 beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'image-test-'))
   up = await sharedUpstream()
   edge = await startEdge(up.env)
   const mk = async (body: string) => ((await (await fetch(`${edge.url}/schematics`, { method: 'POST', body })).json()) as { id: string }).id
@@ -21,6 +33,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await edge?.stop()
   await up?.stop()
+  await rm(work, { recursive: true, force: true })
 })
 
 const img = (schematic: string, version: string, path: string, init?: RequestInit) => fetch(`${edge.url}/image/${schematic}/${version}/${path}`, init)
@@ -119,4 +132,132 @@ describe('downloads', () => {
     expect(a.length).toBeGreaterThan(1_000_000)
     expect(b).toEqual(a)
   }, 60_000)
+})
+
+/** The extensions archive appended to an initramfs (the last zstd frame that holds a cpio), unpacked. */
+async function unpackAppended(initramfs: Uint8Array): Promise<string> {
+  const buf = Buffer.from(initramfs)
+  const magic = Buffer.from([0x28, 0xb5, 0x2f, 0xfd])
+  for (let at = buf.lastIndexOf(magic); at > 0; at = buf.lastIndexOf(magic, at - 1)) {
+    const r = await execa('zstd', ['-dcq'], { input: buf.subarray(at), encoding: 'buffer', reject: false })
+    if (r.exitCode !== 0 || Buffer.from(r.stdout).subarray(0, 6).toString() !== '070701') continue
+    const dir = await mkdtemp(join(work, 'appended-'))
+    await execa('cpio', ['-id', '--quiet'], { cwd: dir, input: Buffer.from(r.stdout) })
+    return dir
+  }
+  throw new Error('no appended extensions archive')
+}
+
+/** Every xattr below an unsquashed layer (symlinks not followed): relative path → {name: value}. */
+async function layerXattrs(sqsh: string): Promise<{ dir: string; xattrs: Record<string, Record<string, string>> }> {
+  const dir = `${sqsh}.d`
+  await execa('unsquashfs', ['-q', '-d', dir, sqsh])
+  const r = await execa('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '.'], { cwd: dir })
+  const xattrs: Record<string, Record<string, string>> = {}
+  let current = ''
+  for (const line of r.stdout.split('\n')) {
+    if (line.startsWith('# file: ')) xattrs[(current = line.slice(8).replace(/^\.\/?/, ''))] = {}
+    else if (line.includes('=')) xattrs[current]![line.slice(0, line.indexOf('='))] = JSON.parse(line.slice(line.indexOf('=') + 1)) as string
+  }
+  return { dir, xattrs }
+}
+
+describe('extension layers keep SELinux labels and setuid bits (stand-in gvisor)', () => {
+  test('the gvisor layer carries exactly its PAX labels and its setuid file; the other layers no xattr', async () => {
+    const res = await img(id, 'v1.12.0', 'initramfs-amd64.xz')
+    expect(res.status).toBe(200)
+    const dir = await unpackAppended(new Uint8Array(await res.arrayBuffer()))
+    const gvisor = await layerXattrs(join(dir, '0.sqsh'))
+    expect(gvisor.xattrs).toEqual(Object.fromEntries(Object.entries(GVISOR_LABELS).map(([p, l]) => [p, { 'security.selinux': l }])))
+    expect((await stat(join(gvisor.dir, GVISOR_SETUID_FILE))).mode & 0o7777).toBe(0o4755)
+    for (const other of ['1.sqsh', '2.sqsh']) expect((await layerXattrs(join(dir, other))).xattrs).toEqual({})
+  }, 120_000)
+})
+
+describe('overlay schematics', () => {
+  let overlay: string
+  beforeAll(async () => {
+    overlay = ((await (await fetch(`${edge.url}/schematics`, { method: 'POST', body: JSON.stringify({ overlay: { image: 'siderolabs/sbc-raspberrypi', name: 'rpi_generic' } }) })).json()) as { id: string }).id
+  })
+
+  test('initramfs-arm64.xz builds (the overlay does not change the initramfs)', async () => {
+    const res = await img(overlay, 'v1.12.0', 'initramfs-arm64.xz')
+    expect(res.status).toBe(200)
+    const dir = await unpackAppended(new Uint8Array(await res.arrayBuffer()))
+    const yaml = await Bun.file(join(dir, 'extensions.yaml')).text()
+    expect([...yaml.matchAll(/^ {8}name: (.+)$/gm)].map((m) => m[1])).toEqual(['schematic'])
+  }, 120_000)
+
+  test('the PXE script carries the command line the reference computes for that path (cmdline assets get no overlay args)', async () => {
+    const res = await fetch(`${edge.url}/pxe/${overlay}/v1.12.0/metal-arm64`)
+    expect(res.status).toBe(200)
+    const base = edge.ctx.config.http.externalPxeUrl.replace(/\/+$/, '')
+    // factory-spec §6.4: the cmdline kind skips the overlay step; metal arm64, 1.12 (imager-spec §3.3–3.4)
+    const cmdline = 'talos.platform=metal console=ttyAMA0 console=tty0 init_on_alloc=1 slab_nomerge pti=on consoleblank=0 nvme_core.io_timeout=4294967295 printk.devkmsg=on selinux=1 module.sig_enforce=1'
+    const script = await res.text()
+    expect(script).toBe(`#!ipxe\n\nimgfree\nkernel ${base}/image/${overlay}/v1.12.0/kernel-arm64 ${cmdline}\ninitrd ${base}/image/${overlay}/v1.12.0/initramfs-arm64.xz\nboot\n`)
+    for (const url of script.split('\n').filter((l) => l.startsWith('kernel ') || l.startsWith('initrd ')).map((l) => l.split(' ')[1]!)) {
+      const got = await fetch(url.replace(base, edge.url))
+      expect(got.status).toBe(200)
+      await got.arrayBuffer()
+    }
+  }, 120_000)
+})
+
+describe('imager revision in the cache key', () => {
+  test('changing the revision makes the next request rebuild; the old asset stays until the LRU evicts it', async () => {
+    const ctx = edge.ctx
+    const builder = ctx.builder!
+    const path = 'initramfs-amd64.xz'
+    const first = await ctx.assets.plan(plain, 'v1.12.0', path)
+    await ctx.assets.ensure(first.job)
+    const runs = builder.manager.counters.imagerRuns
+    await ctx.assets.ensure((await ctx.assets.plan(plain, 'v1.12.0', path)).job)
+    expect(builder.manager.counters.imagerRuns).toBe(runs) // same revision: a hit
+
+    const planner = new AssetPlanner({ schematics: ctx.schematics, catalog: ctx.catalog, imagerRevision: IMAGER_REVISION + 1 })
+    const bumped = new AssetService({ planner, store: builder.store, builder: new InProcessBuilder(builder.manager), log: ctx.log })
+    const next = await bumped.plan(plain, 'v1.12.0', path)
+    expect(next.job.key).not.toBe(first.job.key)
+    await bumped.ensure(next.job)
+    expect(builder.manager.counters.imagerRuns).toBe(runs + 1)
+    expect(await builder.store.lookup(first.job.key)).not.toBeNull()
+  }, 120_000)
+})
+
+describe('fallback: a data directory that refuses security.* xattrs', () => {
+  // ramfs has no xattr support at all (tmpfs and ext4 take security.*); mounting it needs root
+  let mnt: string | null = null
+  let other: RunningEdge | undefined
+  const lines: string[] = []
+
+  beforeAll(async () => {
+    const dir = await mkdtemp(join(work, 'ramfs-'))
+    if ((await execa('mount', ['-t', 'ramfs', 'ramfs', dir], { reject: false })).exitCode === 0) mnt = dir
+    else console.warn('skipped: cannot mount ramfs here (needs root)')
+    if (mnt !== null) other = await startEdge({ ...up.env, FACTORY_DATA_DIR: join(mnt, 'data') }, { log: (l) => lines.push(l) })
+  }, 60_000)
+
+  afterAll(async () => {
+    await other?.stop()
+    if (mnt !== null) await execa('umount', [mnt], { reject: false })
+  })
+
+  test('layers are built without labels (setuid kept), with a warning in the log and the gauge at 0', async () => {
+    if (other === undefined) return
+    const warning = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'extension layers are built without SELinux labels (mksquashfs -no-xattrs)')
+    expect(warning).toMatchObject({ level: 'warn' })
+    expect(String(warning?.reason)).toContain('refuses security.* xattrs')
+    const metrics = await (await fetch(`${other.url}/metrics`)).text()
+    expect(metrics).toContain('\nimage_factory_selinux_labels_enabled 0\n')
+    expect(await (await fetch(`${edge.url}/metrics`)).text()).toContain('\nimage_factory_selinux_labels_enabled 1\n')
+
+    const s = ((await (await fetch(`${other.url}/schematics`, { method: 'POST', body: JSON.stringify({ customization: { systemExtensions: { officialExtensions: ['siderolabs/gvisor'] } } }) })).json()) as { id: string }).id
+    const res = await fetch(`${other.url}/image/${s}/v1.12.0/initramfs-amd64.xz`)
+    expect(res.status).toBe(200)
+    const dir = await unpackAppended(new Uint8Array(await res.arrayBuffer()))
+    const gvisor = await layerXattrs(join(dir, '0.sqsh'))
+    expect(gvisor.xattrs).toEqual({})
+    expect((await stat(join(gvisor.dir, GVISOR_SETUID_FILE))).mode & 0o7777).toBe(0o4755)
+  }, 120_000)
 })

@@ -3,14 +3,16 @@
  * docker-registry via the test harness), cross-checked with skopeo where a real client matters.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { InvalidInputError, NotFoundError } from '../../src/errors.ts'
 import { RegistryClient } from '../../src/oci/client.ts'
 import { digestOf, digestOfFile } from '../../src/oci/digest.ts'
-import { extractImage, UnsafeArchiveError } from '../../src/oci/extract.ts'
+import { UnsafeArchiveError } from '../../src/oci/extract.ts'
+import { extractImage, extractionRecordPath, readExtractionRecord } from '../../src/oci/extract-image.ts'
+import { tarToBytes, withParentDirs } from '../../src/oci/tar-writer.ts'
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from '../../src/oci/media-types.ts'
 import { OciSchematicStore } from '../../src/store/oci-schematic-store.ts'
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts'
@@ -129,6 +131,32 @@ describe('push and pull', () => {
     expect(readFileSync(join(arm, 'arm-only'), 'utf8')).toBe('yes')
     expect(readFileSync(join(arm, 'etc/old'), 'utf8')).toBe('old')
     await expect(extractImage(client, repo, 'v1.7.0', 'amd64', dest)).rejects.toBeInstanceOf(InvalidInputError)
+  })
+
+  test('extractImage keeps setuid bits, makes the root private and records the SELinux labels before the tree appears', async () => {
+    const labelled = 'labels/image'
+    const sel = (l: string) => ({ 'SCHILY.xattr.security.selinux': l })
+    const layer = join(work, 'labelled.tar.gz')
+    const tar = await tarToBytes(
+      withParentDirs([
+        { type: 'dir', path: 'rootfs', pax: sel('system_u:object_r:root_t:s0') },
+        { type: 'file', path: 'rootfs/usr/bin/helper', data: 'x', mode: 0o4755, pax: sel('system_u:object_r:helper_exec_t:s0') },
+        { type: 'file', path: 'rootfs/etc/plain', data: 'y' },
+      ]),
+    )
+    await writeFile(layer, Bun.gzipSync(new Uint8Array(tar)))
+    await client.putManifest(labelled, 'v1', await pushImage(labelled, 'amd64', [layer]), OCI_MANIFEST)
+    const dest = join(work, 'labelled-out', 'sha256-x.layout2')
+    const res = await extractImage(client, labelled, 'v1', 'amd64', dest, { recordPath: extractionRecordPath(dest) })
+    expect(statSync(join(dest, 'rootfs/usr/bin/helper')).mode & 0o7777).toBe(0o4755)
+    expect(statSync(dest).mode & 0o777).toBe(0o700)
+    expect(readdirSync(join(work, 'labelled-out')).sort()).toEqual(['sha256-x.layout2', 'sha256-x.layout2.json'])
+    expect(readFileSync(`${dest}.json`, 'utf8')).toBe(
+      '{"format":1,"selinuxLabels":{"rootfs":"system_u:object_r:root_t:s0","rootfs/usr/bin/helper":"system_u:object_r:helper_exec_t:s0"}}\n',
+    )
+    expect(await readExtractionRecord(`${dest}.json`)).toEqual(res.selinuxLabels)
+    await writeFile(join(work, 'bad-record.json'), '{"format":1,"selinuxLabels":{"../etc/passwd":"x"}}')
+    await expect(readExtractionRecord(join(work, 'bad-record.json'))).rejects.toBeInstanceOf(InvalidInputError)
   })
 
   test('a hostile layer fails extractImage and leaves nothing behind', async () => {

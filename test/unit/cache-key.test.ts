@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { cacheKeyMaterial, cleanProfile, ERRATA, goBase, profileCacheKey } from '../../src/asset/cache-key.ts'
+import { cacheKeyMaterial, cleanProfile, ERRATA, goBase, IMAGER_REVISION, imagerRevisionSalt, profileCacheKey } from '../../src/asset/cache-key.ts'
 import { emptyProfile, profileToYaml, type Profile } from '../../src/asset/profile.ts'
 
 const installerProfile = (version: string, imageRef: string): Profile => ({
@@ -46,24 +46,31 @@ output:
     outFormat: raw
 `
 
+/**
+ * The reference's vectors are hashed with imager revision 0, which appends nothing: they test the
+ * reference's bytes. Our keys add one salt after the errata, the native imager's output revision
+ * (IMAGER_REVISION, see 'imager revision salt' below).
+ */
+const REFERENCE = { revision: 0 }
+
 describe('factory-spec §9.2 hash vectors (hash_test.go)', () => {
   test('empty profile', () => {
     expect(profileToYaml(emptyProfile())).toBe(
       'arch: ""\nplatform: ""\nsecureboot: null\nversion: ""\ninput:\n    kernel:\n        path: ""\n    initramfs:\n        path: ""\noutput:\n    kind: unknown\n    outFormat: unknown\n',
     )
-    expect(profileCacheKey(emptyProfile())).toBe('9bd6614d6687009c562d4ad92f89fbb603d843cda17fea099a00d7df80344f31')
+    expect(profileCacheKey(emptyProfile(), REFERENCE)).toBe('9bd6614d6687009c562d4ad92f89fbb603d843cda17fea099a00d7df80344f31')
   })
 
   test('installer profile v1.5.3', () => {
     const p = installerProfile('v1.5.3', 'ghcr.io/siderolabs/installer:v1.5.3')
     expect(profileToYaml(cleanProfile(p))).toBe(INSTALLER_YAML)
-    expect(cacheKeyMaterial(p)).toBe(INSTALLER_YAML + 'installer fix #8107installer tarball fix #9772installer tarball fix #10278')
-    expect(profileCacheKey(p)).toBe('28a53cf4327cdaac8d42b9801191bc91a296980cacd51b2b1922be9c84fe1c19')
+    expect(cacheKeyMaterial(p, REFERENCE)).toBe(INSTALLER_YAML + 'installer fix #8107installer tarball fix #9772installer tarball fix #10278')
+    expect(profileCacheKey(p, REFERENCE)).toBe('28a53cf4327cdaac8d42b9801191bc91a296980cacd51b2b1922be9c84fe1c19')
   })
 
   test('installer profile v1.10.0 (installer-base)', () => {
     const p = installerProfile('v1.10.0', 'ghcr.io/siderolabs/installer-base:v1.10.0')
-    expect(profileCacheKey(p)).toBe('1b58cf317b4b56ecf0df6857f73659f558add4b75c2a26ad2fcd7de5e41c2670')
+    expect(profileCacheKey(p, REFERENCE)).toBe('1b58cf317b4b56ecf0df6857f73659f558add4b75c2a26ad2fcd7de5e41c2670')
   })
 })
 
@@ -163,7 +170,8 @@ describe('errata salts', () => {
     [mk('cmdline'), []],
   ] as const)('%#', (p, expected) => {
     expect(salts(p)).toEqual([...expected])
-    expect(cacheKeyMaterial(p)).toBe(profileToYaml(cleanProfile(p)) + expected.join(''))
+    expect(cacheKeyMaterial(p, REFERENCE)).toBe(profileToYaml(cleanProfile(p)) + expected.join(''))
+    expect(cacheKeyMaterial(p)).toBe(profileToYaml(cleanProfile(p)) + expected.join('') + imagerRevisionSalt(IMAGER_REVISION))
   })
 
   test('every output kind gives a distinct key', () => {
@@ -190,7 +198,7 @@ describe('Secure Boot key salt', () => {
   test('is appended after the errata for Secure Boot profiles only', () => {
     const iso = sb()
     iso.output.kind = 'iso'
-    expect(cacheKeyMaterial(iso, { secureBootSalt: 'secureboot keys a b' })).toBe(profileToYaml(cleanProfile(iso)) + 'secureboot iso gen fix #9565secureboot keys a b')
+    expect(cacheKeyMaterial(iso, { secureBootSalt: 'secureboot keys a b' })).toBe(`${profileToYaml(cleanProfile(iso))}secureboot iso gen fix #9565secureboot keys a b${imagerRevisionSalt(IMAGER_REVISION)}`)
     const plain = sb()
     plain.secureboot = null
     delete plain.input.secureboot
@@ -203,5 +211,28 @@ describe('Secure Boot key salt', () => {
     expect(profileCacheKey(sb(), { secureBootSalt: 'secureboot keys 01 03' })).not.toBe(a)
     expect(profileCacheKey(sb(), { secureBootSalt: 'secureboot keys 04 02' })).not.toBe(a)
     expect(profileCacheKey(sb())).not.toBe(a)
+  })
+})
+
+describe('imager revision salt', () => {
+  test('appended after the errata; the key is the sha256 of the reference bytes plus the salt', () => {
+    const p = installerProfile('v1.5.3', 'ghcr.io/siderolabs/installer:v1.5.3')
+    const material = `${INSTALLER_YAML}installer fix #8107installer tarball fix #9772installer tarball fix #10278native imager revision ${IMAGER_REVISION}`
+    expect(cacheKeyMaterial(p)).toBe(material)
+    expect(profileCacheKey(p)).toBe(new Bun.CryptoHasher('sha256').update(material).digest('hex'))
+    expect(profileCacheKey(p)).not.toBe('28a53cf4327cdaac8d42b9801191bc91a296980cacd51b2b1922be9c84fe1c19')
+  })
+
+  test('every revision gives another key; 0 is the reference key', () => {
+    const p = emptyProfile()
+    expect(IMAGER_REVISION).toBeGreaterThanOrEqual(1)
+    const keys = [0, 1, 2, 3].map((revision) => profileCacheKey(p, { revision }))
+    expect(new Set(keys).size).toBe(4)
+    expect(keys[0]).toBe('9bd6614d6687009c562d4ad92f89fbb603d843cda17fea099a00d7df80344f31')
+    expect(profileCacheKey(p)).toBe(profileCacheKey(p, { revision: IMAGER_REVISION }))
+  })
+
+  test.each([-1, 1.5, Number.NaN])('revision %p is refused', (r) => {
+    expect(() => profileCacheKey(emptyProfile(), { revision: r })).toThrow(RangeError)
   })
 })

@@ -277,6 +277,8 @@ describe('extraction', () => {
     { name: `gnu/${'z'.repeat(130)}`, data: 'gnu long name', gnuLongName: true },
     { name: 'file-in-prefix', prefix: 'some/prefix/dir', data: 'prefixed' },
     { name: 'labelled', data: 'l', pax: { 'SCHILY.xattr.security.selinux': 'system_u:object_r:bin_t:s0' } },
+    { name: './shared/', type: '5', mode: 0o3775 },
+    { name: './shared/sgid-tool', data: 'g', mode: 0o2711 },
   ]
 
   for (const [label, compress] of [
@@ -288,7 +290,9 @@ describe('extraction', () => {
       const res = await extractLayers([stream(compress(tar(content)))], root)
       expect(readFileSync(join(root, 'bin/tool'), 'utf8')).toBe('#!/bin/sh\necho hi\n')
       const st = statSync(join(root, 'bin/tool'))
-      expect(st.mode & 0o7777).toBe(0o755) // setuid dropped
+      expect(st.mode & 0o7777).toBe(0o4755) // setuid kept (the reference keeps it)
+      expect(statSync(join(root, 'shared/sgid-tool')).mode & 0o7777).toBe(0o2711)
+      expect(statSync(join(root, 'shared')).mode & 0o7777).toBe(0o3775) // setgid + sticky directory
       expect(Math.floor(st.mtimeMs / 1000)).toBe(1_600_000_000)
       expect(readlinkSync(join(root, 'bin/alias'))).toBe('tool')
       expect(statSync(join(root, 'bin/hard')).ino).toBe(st.ino)
