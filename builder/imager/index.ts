@@ -23,7 +23,7 @@ import { buildInitramfs, type InitramfsStats } from './initramfs.ts'
 import { buildInstaller } from './installer.ts'
 import { OutputSink } from './output.ts'
 import { prepareOverlay, type PreparedOverlay } from './overlay.ts'
-import { writeUkiTo } from './parts.ts'
+import { initramfsOptions, writeUkiTo } from './parts.ts'
 import { buildIso } from './iso.ts'
 import { parseProfile, type ImagerProfile, type OutputKind } from './profile.ts'
 import type { SelinuxLabelsSetting } from './xattrs.ts'
@@ -69,17 +69,7 @@ const BUILDERS: Partial<Record<OutputKind, KindBuilder>> = {
     // the UKI output kind carries no extra profile (imager-spec §5.1)
     await writeUkiTo(p, ctx, ctx.output, { extraProfiles: [] })
   },
-  initramfs: async (p, ctx) => ({
-    initramfs: await buildInitramfs(p, {
-      output: ctx.output,
-      cacheDir: ctx.cacheDir,
-      workDir: ctx.workDir,
-      ...(ctx.extensionDigests ? { extensionDigests: ctx.extensionDigests } : {}),
-      ...(ctx.extensionLabels ? { extensionLabels: ctx.extensionLabels } : {}),
-      ...(ctx.selinuxLabels ? { selinuxLabels: ctx.selinuxLabels } : {}),
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
-    }),
-  }),
+  initramfs: async (p, ctx) => ({ initramfs: await buildInitramfs(p, initramfsOptions(ctx, ctx.output)) }),
   installer: async (p, ctx) => {
     await buildInstaller(p, ctx)
   },

@@ -17,7 +17,7 @@ import { Quirks } from '../../src/talos/quirks.ts'
 import { signImage, unsignedImageOf } from './authenticode.ts'
 import { SOURCE_DATE_EPOCH } from './exec.ts'
 import type { BuildContext } from './index.ts'
-import { buildInitramfs } from './initramfs.ts'
+import { buildInitramfs, type InitramfsOptions } from './initramfs.ts'
 import { OutputSink } from './output.ts'
 import { readPe, type ByteSink } from './pe.ts'
 import type { ImagerProfile } from './profile.ts'
@@ -59,16 +59,26 @@ async function toFile(path: string, write: (sink: OutputSink) => Promise<void>):
 }
 
 /** The initramfs with the profile's system extensions, in the scratch directory. */
+/**
+ * The initramfs options of a build: every output family that embeds an initramfs (the kind itself,
+ * UKI, ISO, disk, installer) must build the same bytes, so they all take them from here.
+ */
+export function initramfsOptions(ctx: BuildContext, output: OutputSink): InitramfsOptions {
+  return {
+    output,
+    cacheDir: ctx.cacheDir,
+    workDir: ctx.workDir,
+    ...(ctx.extensionDigests ? { extensionDigests: ctx.extensionDigests } : {}),
+    ...(ctx.extensionLabels ? { extensionLabels: ctx.extensionLabels } : {}),
+    ...(ctx.selinuxLabels ? { selinuxLabels: ctx.selinuxLabels } : {}),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  }
+}
+
 export function initramfsFile(profile: ImagerProfile, ctx: BuildContext): Promise<string> {
   return once(ctx, 'initramfs', () =>
     toFile(join(ctx.workDir, 'initramfs.xz'), async (output) => {
-      await buildInitramfs(profile, {
-        output,
-        cacheDir: ctx.cacheDir,
-        workDir: ctx.workDir,
-        ...(ctx.extensionDigests ? { extensionDigests: ctx.extensionDigests } : {}),
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
-      })
+      await buildInitramfs(profile, initramfsOptions(ctx, output))
     }),
   )
 }

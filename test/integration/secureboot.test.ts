@@ -121,6 +121,10 @@ describe('UKI', () => {
     expect(sectionText(bytes, '.uname')).toBe(up.release.kernelVersion)
     expect(sectionText(bytes, '.osrel')).toContain('VERSION_ID=v1.12.0\n')
     expect((await execa('sbverify', ['--list', file], { reject: false })).stdout).not.toContain('signature 1')
+    // the embedded initramfs is the very one /image serves for this schematic (same extensions,
+    // same SELinux labels and compression): every family builds it with the same options
+    const initramfs = Buffer.from(await (await fetch(`${off.url}/image/${id}/${VERSION}/initramfs-amd64.xz`)).arrayBuffer())
+    expect(peSections(bytes).find((s) => s.name === '.initrd')!.data.equals(initramfs)).toBe(true)
   }, 120_000)
 
   test('Secure Boot UKI: signed with the configured key (sbverify with the served certificate), lockdown, PCR policy', async () => {
