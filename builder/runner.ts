@@ -7,7 +7,7 @@ import { pathExists } from '../src/fs-util.ts'
 import { execa } from 'execa'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { profileToYaml, type Profile } from '../src/asset/profile.ts'
+import { cloneProfile, profileToYaml, type Profile } from '../src/asset/profile.ts'
 import { parseImageLine } from '../src/catalog/extensions.ts'
 import { looksLikeRegistry } from '../src/oci/reference.ts'
 import { NotImplementedError } from '../src/errors.ts'
@@ -89,7 +89,7 @@ function mapSecureBootPaths(secureboot: { secureBootSigner?: Signer; pcrSigner?:
 
 export function createImagerRunner(opts: RunnerOptions): RunBuild {
   return async (job: BuildJob, outputPath: string, signal: AbortSignal) => {
-    const profile = structuredClone(job.profile) as Record<string, unknown> & {
+    const profile = cloneProfile(job.profile as unknown as Profile) as unknown as Record<string, unknown> & {
       arch: string
       output: { kind: string }
       input: Record<string, unknown> & { systemExtensions?: ContainerAssetLike[]; secureboot?: { secureBootSigner?: Signer; pcrSigner?: Signer } }

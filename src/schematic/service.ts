@@ -45,10 +45,43 @@ export const inlineParser: SchematicParser = {
 
 /** Stored schematics up to this size are parsed in place (a few milliseconds at most). */
 export const INLINE_PARSE_CHARS = 16 * 1024
+/** Parsed schematics kept in memory: at most this many, and this many characters of YAML in all. */
+export const PARSED_CACHE_ENTRIES = 10_000
+export const PARSED_CACHE_CHARS = 64 * 1024 * 1024
+
+/**
+ * Parsed schematics by ID. A schematic never changes (its ID is its content's hash), so every
+ * asset request for one reuses the same parse instead of parsing it again — a 1 MiB schematic
+ * costs its parse once, not once per download. Callers must treat the result as immutable.
+ */
+class ParsedCache {
+  private readonly map = new Map<string, StoredSchematic>()
+  private chars = 0
+
+  get(id: string): StoredSchematic | undefined {
+    const hit = this.map.get(id)
+    if (hit === undefined) return undefined
+    this.map.delete(id)
+    this.map.set(id, hit)
+    return hit
+  }
+
+  set(entry: StoredSchematic): void {
+    if (entry.canonical.length > PARSED_CACHE_CHARS || this.map.has(entry.id)) return
+    this.map.set(entry.id, entry)
+    this.chars += entry.canonical.length
+    while (this.map.size > PARSED_CACHE_ENTRIES || this.chars > PARSED_CACHE_CHARS) {
+      const [oldest, value] = this.map.entries().next().value as [string, StoredSchematic]
+      this.map.delete(oldest)
+      this.chars -= value.canonical.length
+    }
+  }
+}
 
 export class SchematicService {
   readonly counters: SchematicCounters = { created: 0, duplicates: 0, reads: 0 }
   private readonly decoder = new TextDecoder()
+  private readonly parsed = new ParsedCache()
 
   constructor(
     private readonly store: SchematicStore,
@@ -73,13 +106,20 @@ export class SchematicService {
   /** Returns the stored schematic or null when the ID is unknown or malformed. */
   async get(id: string): Promise<StoredSchematic | null> {
     if (!isSchematicId(id)) return null
+    const known = this.parsed.get(id)
+    if (known) {
+      this.counters.reads++
+      return known
+    }
     const bytes = await this.store.get(id)
     if (!bytes) return null
     this.counters.reads++
     const canonical = this.decoder.decode(bytes)
     const schematic = canonical.length <= INLINE_PARSE_CHARS ? parseSchematic(canonical, STORED_PARSE_LIMITS) : await this.parser.parse(canonical)
     if (schematic.owner) throw new AuthenticationRequiredError('authentication required to access this schematic')
-    return { id, canonical, schematic }
+    const entry = { id, canonical, schematic }
+    this.parsed.set(entry)
+    return entry
   }
 
   /** Stops the parser's workers. */

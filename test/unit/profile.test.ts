@@ -2,6 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { InvalidInputError } from '../../src/errors.ts'
 import { parseAssetPath } from '../../src/asset/path.ts'
 import {
+  cloneProfile,
   buildProfile,
   fillProfileDefaults,
   installerProfile,
@@ -17,7 +18,8 @@ import {
   type ResolvedImage,
   type SecureBootAssets,
 } from '../../src/asset/profile.ts'
-import { profileCacheKey } from '../../src/asset/cache-key.ts'
+import { cacheKeyMaterial, profileCacheKey } from '../../src/asset/cache-key.ts'
+import { parseSchematic } from '../../src/schematic/parse.ts'
 import type { Schematic } from '../../src/schematic/types.ts'
 import { Quirks } from '../../src/talos/quirks.ts'
 
@@ -326,6 +328,16 @@ describe('per-kind customization', () => {
     const { profile } = await build('metal-arm64.raw.xz', s, 'v1.11.0', opts(ID.empty))
     expect(profile.overlay?.options).toEqual({ configTxtAppend: 'dtoverlay=vc4-kms-v3d\n' })
     expect(profileToYaml(profile)).toContain('overlay:\n    name: rpi_generic\n    image:\n        imageRef: ""\n        ociPath: amd64-sha256:sbc-raspberrypi\n    options:\n        configTxtAppend: |\n            dtoverlay=vc4-kms-v3d\n')
+  })
+  test('typed overlay options (floats, timestamps, non-string keys) keep their YAML form through copies and the cache key', async () => {
+    const s = parseSchematic('overlay:\n  name: rpi_generic\n  image: x\n  options:\n    a: 1.0\n    b: 2024-01-01\n    c: {1: x}\n')
+    const { profile } = await build('metal-arm64.raw.xz', s, 'v1.11.0', opts(ID.empty))
+    const options = '    options:\n        a: 1\n        b: 2024-01-01T00:00:00Z\n        c:\n            1: x\n'
+    // (structuredClone turned YamlFloat into `a: {value: 1}`, the cache key hashed that and the
+    // overlay installer got it as its options)
+    expect(profileToYaml(profile)).toContain(options)
+    expect(profileToYaml(cloneProfile(profile))).toContain(options)
+    expect(cacheKeyMaterial(profile)).toContain(options)
   })
 })
 

@@ -180,6 +180,9 @@ describe('SchematicService with the pool', () => {
       const got = await service.get(large.id)
       expect(calls.parse).toBe(1)
       expect(emitCanonical(got?.schematic as Schematic)).toBe(large.canonical)
+      // a schematic never changes: every later read (each asset request) reuses that parse
+      for (let i = 0; i < 5; i++) expect(await service.get(large.id)).toBe(got)
+      expect(calls.parse).toBe(1)
     } finally {
       await service.close()
     }
