@@ -12,7 +12,7 @@ import { createApp, SERVER_HEADER } from './app.ts'
 async function main(): Promise<void> {
   const config = loadConfigOrExit()
   const log = createLogger(config.logLevel, { component: 'edge' })
-  const ctx = await buildContext(config, log).catch((err: unknown) => {
+  const ctx = await buildContext(config, log, { warmParser: true }).catch((err: unknown) => {
     // e.g. unreadable or mismatched Secure Boot key files: one line, like any bad setting
     if (!(err instanceof ConfigError)) throw err
     process.stderr.write(`configuration error: ${err.message}\n`)

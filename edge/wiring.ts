@@ -14,10 +14,11 @@ import { createAssetStore, createBuilder, type Builder } from '../builder/wiring
 import { builderApiSecret } from '../builder/api-secret.ts'
 import { createRegistryService } from './registry/wiring.ts'
 
-export async function buildContext(config: Config, log: Logger): Promise<AppContext & { builder?: Builder; close(): Promise<void> }> {
+/** `warmParser`: start the schematic parser workers now (the serving edge), not at the first POST. */
+export async function buildContext(config: Config, log: Logger, opts: { warmParser?: boolean } = {}): Promise<AppContext & { builder?: Builder; close(): Promise<void> }> {
   // every node on a data directory uses the same (possibly generated) Secure Boot keys
   const secureBoot = await ensureSecureBootKeys(config, log)
-  const services = createDomainServices(config, log, { secureBoot })
+  const services = createDomainServices(config, log, { secureBoot, ...(opts.warmParser ? { warmParser: true } : {}) })
   // Embedded mode runs the builder in this process; otherwise talk to the daemon.
   let builder: Builder | undefined
   let client: BuilderClient

@@ -62,7 +62,7 @@ export function plannerSecureBoot(material: SecureBootMaterial): PlannerSecureBo
  * Builds the services and starts the catalogue's background refresh. `secureBoot`: the key set
  * from src/secureboot/keys.ts `ensureSecureBootKeys` (undefined = Secure Boot disabled).
  */
-export function createDomainServices(config: Config, log: Logger, opts: { secureBoot?: SecureBootMaterial } = {}): DomainServices {
+export function createDomainServices(config: Config, log: Logger, opts: { secureBoot?: SecureBootMaterial; warmParser?: boolean } = {}): DomainServices {
   const schematicLog = log.child({ component: 'schematics' })
   // schematic text is parsed in worker threads (started when first needed), never on the event loop
   const parser = new SchematicParserPool({
@@ -70,7 +70,10 @@ export function createDomainServices(config: Config, log: Logger, opts: { secure
     timeoutMs: config.schematics.parseTimeoutMs,
     maxQueue: config.schematics.parseQueue,
     log: schematicLog,
+    ...(opts.warmParser ? { warm: true } : {}),
   })
+  // the edge starts (and warms) its workers at once, so the first POST does not pay for it
+  if (opts.warmParser) void parser.ready()
   const schematics = new SchematicService(createSchematicStore(config), schematicLog, parser)
   const shared: SharedCache | undefined = config.redisUrl ? new RedisSharedCache(config.redisUrl) : undefined
   const catalog = new Catalog({

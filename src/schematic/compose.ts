@@ -228,6 +228,26 @@ const at = (m: Mark): string => `L${m.line}.C${m.col}`
 
 const COMPOSE_OPTIONS = { schema: 'failsafe', resolveKnownTags: false, uniqueKeys: false, prettyErrors: false } as const
 
+/** Open collections looked at per key (a deeper document only gets a smaller lower bound). */
+const INDENT_WINDOW = 64
+
+/**
+ * A lower bound of the indentation the canonical form gives the mapping key whose `:` is being
+ * read: the canonical form is block style whatever the input's style, and a key k mappings deep
+ * starts a line indented by at least 4·(k−1) columns (sequences only add to it; nested sequences
+ * are written compactly, `- - x`, so they are not counted). Summed over all keys this bounds the
+ * canonical size from below, so deep nesting repeated many times — megabytes of canonical
+ * indentation from a small body — is refused before anything is built, not after emitting 4 MiB.
+ */
+function canonicalIndentOfKey(stack: readonly CST.Token[]): number {
+  let maps = 0
+  for (let i = stack.length - 1; i >= 0 && i >= stack.length - INDENT_WINDOW; i--) {
+    const t = stack[i]!
+    if (t.type === 'block-map' || (t.type === 'flow-collection' && t.start.source === '{')) maps++
+  }
+  return maps > 1 ? 4 * (maps - 1) : 0
+}
+
 /**
  * The first document of the stream, composed by the `yaml` library, with the token limits checked
  * as the lexer produces tokens: the parser never sees a token past a limit.
@@ -241,6 +261,8 @@ function composeFirst(text: string, limits: ParseLimits, lc: LineCounter): Docum
   let nodes = 0
   let anchors = 0
   let aliases = 0
+  /** a lower bound of the canonical form's size (canonicalIndentOfKey) */
+  let indentation = 0
   let scalarText = false
   /** Type of the last token that is not white space or a comment. */
   let previous: string | null = null
@@ -278,6 +300,10 @@ function composeFirst(text: string, limits: ParseLimits, lc: LineCounter): Docum
         // the lexer has no token for (`[: , : , …]` is a sequence of maps)
         nodes += previous !== null && ENDS_NODE.has(previous) ? 1 : 3
         if (nodes > limits.maxNodes) throw countError('nodes', limits.maxNodes, mark())
+        indentation += canonicalIndentOfKey(parser.stack)
+        if (indentation > limits.maxCanonicalBytes) {
+          throw new InvalidInputError(`canonical schematic exceeds the size limit of ${limits.maxCanonicalBytes} bytes (its nesting alone would indent it beyond that, at ${at(mark())})`)
+        }
         break
       case 'scalar':
       case 'single-quoted-scalar':

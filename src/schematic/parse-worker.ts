@@ -43,4 +43,9 @@ customization:
     a: b
 `
 canonicalize(WARM_UP)
+// …and, in a serving edge (`warm`), let the JIT optimise the lexer's and emitter's hot loops on a
+// document of ten thousand keys (about 0.7 s per worker, once): a 1 MiB schematic's first parse
+// then takes ~0.6 s instead of ~0.9 s (measured on 2 cores)
+const MID_SIZE = `overlay:\n  image: x\n  name: 'y'\n  options:\n${Array.from({ length: 10_000 }, (_, i) => `    key${i}: value-${i}`).join('\n')}\ncustomization:\n  extraKernelArgs: [${Array.from({ length: 1000 }, (_, i) => `"a${i}"`).join(', ')}]\n`
+if (process.argv.includes('--warm')) for (let i = 0; i < 3; i++) canonicalize(MID_SIZE)
 self.postMessage({ ready: true } satisfies WorkerReply)

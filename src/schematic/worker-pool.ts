@@ -40,6 +40,8 @@ export interface ParserPoolOptions {
   maxQueue: number
   limits?: Partial<ParseLimits>
   log?: Logger
+  /** Let each worker's JIT warm up on a large document when it starts (a serving edge). */
+  warm?: boolean
 }
 
 export interface ParserPoolStats {
@@ -174,7 +176,8 @@ export class SchematicParserPool {
 
   /** Starts a worker, in `slot` (replacing its worker) or in a new slot. */
   private start(slot?: Slot): Slot {
-    const worker = new Worker(WORKER_URL)
+    // argv tells the worker whether to spend its start-up letting the JIT optimise (a serving edge)
+    const worker = new Worker(WORKER_URL, { argv: this.opts.warm ? ['--warm'] : [] })
     const s: Slot = slot ?? { worker, ready: false }
     s.worker = worker
     s.ready = false

@@ -182,7 +182,25 @@ describe('canonical size', () => {
     // 14 KB of input, about 4.8 MB of canonical YAML (4 spaces per level and line)
     const body = inOptions(`[${Array(3).fill(nestedMap(900)).join(', ')}]`)
     expect(body.length).toBeLessThan(14_000)
-    expect(rejection(() => canonicalize(body))).toBe(`canonical schematic exceeds the size limit of ${L.maxCanonicalBytes} bytes`)
+    expect(rejection(() => canonicalize(body))).toStartWith(`canonical schematic exceeds the size limit of ${L.maxCanonicalBytes} bytes`)
+  })
+
+  test('…and is refused while the text is read, before anything is built (60 of them: 53 MB of canonical YAML)', () => {
+    const body = inOptions(`[${Array(60).fill(nestedMap(900)).join(', ')}]`)
+    expect(rejection(() => canonicalize(body))).toMatch(/^canonical schematic exceeds the size limit of \d+ bytes \(its nesting alone would indent it beyond that, at L\d+\.C\d+\)$/)
+  })
+
+  // the early check adds up a lower bound of the canonical size: a document whose canonical form
+  // is exactly at the limit must still be accepted, whatever its shape
+  test.each([
+    ['nested flow maps', inOptions(`[${Array(5).fill(nestedMap(200)).join(', ')}]`)],
+    ['nested flow sequences', inOptions(`[${Array(5).fill(`${'['.repeat(200)}1${']'.repeat(200)}`).join(', ')}]`)],
+    ['maps and sequences alternating', inOptions(`[${Array(5).fill(`${'{a: ['.repeat(60)}1${']}'.repeat(60)}`).join(', ')}]`)],
+    ['nested block maps', 'overlay:\n  image: x\n  name: y\n  options:\n' + Array.from({ length: 150 }, (_, d) => ' '.repeat(4 + 2 * d) + `k${d}:`).join('\n') + ' v\n'],
+    ['sequences of maps in maps', inOptions(`{a: [{b: [{c: [{d: 1, e: 2}], f: 3}], g: 4}], h: [{i: {j: {k: [1, {l: 2}]}}}]}`)],
+  ])('%s: accepted with the limit set to its exact canonical size', (_name, body) => {
+    const { canonical } = canonicalize(body, { maxCanonicalBytes: Number.POSITIVE_INFINITY, maxDepth: 1000 })
+    expect(canonicalize(body, { maxCanonicalBytes: Buffer.byteLength(canonical) }).canonical).toBe(canonical)
   })
 
   test('a configured limit is named, bytes counted in UTF-8', () => {
