@@ -1,8 +1,8 @@
 /**
- * The EFI system partition as a file (imager-spec §7.6): `mkfs.vfat -F 32 -n EFI --invariant` on a
- * sparse file of the partition size, then mtools copies the staged tree in (`mcopy -s -p -Q -m`,
- * one call per top-level entry, sorted) — no loop device, no mount. Staged files get the
- * SOURCE_DATE_EPOCH mtime first (the reference's TouchFiles), so the FAT is reproducible.
+ * FAT filesystems as files — a disk image's EFI system partition (imager-spec §7.6) and an ISO's EFI
+ * boot image (§6.3): `mkfs.vfat --invariant` on a sparse file, then mtools copies the staged tree in
+ * (`mcopy -s -p -Q -m`, one call per top-level entry, sorted) — no loop device, no mount. Staged
+ * files get the SOURCE_DATE_EPOCH mtime first (the reference's TouchFiles), so the FAT is reproducible.
  */
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -21,7 +21,22 @@ export interface FatOptions {
   readonly label: string
   /** directory whose contents become the filesystem root; null = empty filesystem */
   readonly source: string | null
+  /** sectors per cluster (`mkfs.vfat -s`); default: mkfs.vfat's choice */
+  readonly sectorsPerCluster?: number
+  /** files (tree paths) to mark read-only */
+  readonly readOnly?: readonly string[]
   readonly signal?: AbortSignal
+}
+
+/** Largest sectors-per-cluster of 1, 2, 4, 8 that keeps FAT32's cluster count (the reference's ISO ESP, imager HEAD). */
+export function fatSectorsPerCluster(sizeBytes: number): number {
+  const sectors = Math.floor(sizeBytes / 512)
+  let spc = 1
+  for (let next = 2; next <= 8; next *= 2) {
+    if (Math.floor(sectors / next) < FAT32_MIN_CLUSTERS + 2048) break
+    spc = next
+  }
+  return spc
 }
 
 /** FAT32 needs at least this many clusters; mtools decides the FAT type by the count alone. */
@@ -43,6 +58,7 @@ export async function buildFat(opts: FatOptions): Promise<void> {
   await createSparseFile(opts.image, opts.size)
   const args = ['-F', String(fatBits(opts.size, opts.sectorSize)), '-n', opts.label, '--invariant']
   if (opts.sectorSize !== 512) args.push('-S', String(opts.sectorSize))
+  if (opts.sectorsPerCluster !== undefined) args.push('-s', String(opts.sectorsPerCluster))
   await runTool('mkfs.vfat', [...args, opts.image], { signal: opts.signal })
   if (opts.source === null) return
   await touchTree(opts.source)
@@ -55,4 +71,5 @@ export async function buildFat(opts: FatOptions): Promise<void> {
   for (const name of names) {
     await runTool('mcopy', ['-s', '-p', '-Q', '-m', '-i', opts.image, join(opts.source, name), '::'], { env: MTOOLS_ENV, signal: opts.signal })
   }
+  for (const path of opts.readOnly ?? []) await runTool('mattrib', ['-i', opts.image, '+r', `::/${path}`], { env: MTOOLS_ENV, signal: opts.signal })
 }

@@ -20,7 +20,8 @@ import { join } from 'node:path'
 import { Quirks } from '../../src/talos/quirks.ts'
 import { ioError } from './errors.ts'
 import { runTool, SOURCE_DATE_EPOCH } from './exec.ts'
-import { makeFatImage, MiB, stageTree, type StagedFile } from './esp.ts'
+import { FAT32_MIN_BYTES, MiB, stageTree, type StagedFile } from './esp.ts'
+import { buildFat, fatSectorsPerCluster } from './fat.ts'
 import { grubIsoTree, isoGrubCfg, isoUuid, type GrubIsoTree, type GrubPlatform } from './grub.ts'
 import type { BuildContext } from './index.ts'
 import { enrollmentFiles, initramfsFile, sdBootFile, secureBootKeys, ukiFile } from './parts.ts'
@@ -140,7 +141,18 @@ export async function buildIso(profile: ImagerProfile, ctx: BuildContext): Promi
     // the ESP holds EFI/ and loader/ (not GRUB's boot/)
     const espRoot = join(dir, 'esp')
     await stageTree(espRoot, esp.files, ctx.workDir)
-    await makeFatImage(efiboot, { label: 'EFI', sizeBytes: 10 * MiB + esp.bytes, root: espRoot, readOnly: ['loader/random-seed'], ...(ctx.signal ? { signal: ctx.signal } : {}) })
+    // (never below FAT32_MIN_BYTES: Debian's mtools only reads FAT32 with enough clusters)
+    const size = Math.max(10 * MiB + esp.bytes, FAT32_MIN_BYTES)
+    await buildFat({
+      image: efiboot,
+      size,
+      sectorSize: 512,
+      sectorsPerCluster: fatSectorsPerCluster(size),
+      label: 'EFI',
+      source: espRoot,
+      readOnly: ['loader/random-seed'],
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    })
   }
   if (grub) {
     args.push(...grubArgs(grub), '-r', grub.tree)

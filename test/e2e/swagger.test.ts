@@ -3,21 +3,12 @@
  * documented operation, and the document is valid OpenAPI 3.1 with JSON-Schema bodies.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { chromium, type Browser } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import Ajv2020 from 'ajv/dist/2020.js'
 import { startEdge, type RunningEdge } from '../helpers/edge.ts'
+import { launchChromium } from '../helpers/browser.ts'
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
 
 interface OpenApiDoc {
   openapi: string
@@ -31,7 +22,7 @@ let doc: OpenApiDoc
 beforeAll(async () => {
   edge = await startEdge()
   doc = (await (await fetch(`${edge.url}/swagger/json`)).json()) as OpenApiDoc
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
+  browser = await launchChromium()
 }, 90_000) // Chromium takes seconds to start on a busy 2-core machine
 afterAll(async () => {
   await browser?.close()
