@@ -205,6 +205,8 @@ export function createImagerRunner(opts: RunnerOptions): RunBuild {
     ]
     // GRUB modules of the version's imager image (e.g. arm64-efi, which an amd64 host cannot install)
     if (inputs.grubDir) args.push('--grub-dir', inputs.grubDir)
+    // Microsoft's KEK/db certificates for `includeWellKnownCerts` (FACTORY_SECUREBOOT_WELL_KNOWN_CERTS)
+    if (opts.secureBoot?.wellKnown) args.push('--well-known-certs', opts.secureBoot.wellKnown.dir)
     const result = await execa(process.execPath, args, {
       input: profileToYaml(profile as unknown as Profile), // the same serialisation the cache key hashes
       cancelSignal: signal,

@@ -71,6 +71,7 @@ export const SETTINGS = [
   { env: 'FACTORY_SECUREBOOT_SIGNING_KEY', path: 'secureBoot.signingKeyPath', kind: 'string', default: '', doc: 'PEM RSA private key (PKCS#1 or PKCS#8) that signs UKIs, systemd-boot and the enrolment databases. Set with the two settings below, or none of them to have a key set generated into `$FACTORY_DATA_DIR/keys/secureboot/` on first start.' },
   { env: 'FACTORY_SECUREBOOT_SIGNING_CERT', path: 'secureBoot.signingCertPath', kind: 'string', default: '', doc: 'PEM X.509 certificate of the signing key; served at `/secureboot/signing-cert.pem` and enrolled by Secure Boot ISOs.' },
   { env: 'FACTORY_SECUREBOOT_PCR_KEY', path: 'secureBoot.pcrKeyPath', kind: 'string', default: '', doc: 'PEM RSA private key that signs the UKIs\' PCR 11 policy (`.pcrsig`, TPM disk encryption).' },
+  { env: 'FACTORY_SECUREBOOT_WELL_KNOWN_CERTS', path: 'secureBoot.wellKnownCertsDir', kind: 'string', default: '', doc: 'Directory of the well-known UEFI certificates (Microsoft\'s, as the reference) that schematics with `secureboot.includeWellKnownCertificates` enrol beside the factory\'s: `kek/*` and `db/*`, one DER or PEM certificate per file, in file-name order. `npm run secureboot:well-known -- <dir>` fills it from Debian\'s OVMF. Empty: such schematics\' Secure Boot ISOs and disk images answer 501.' },
 ] as const satisfies readonly SettingSpec[]
 
 export interface Config {
@@ -100,7 +101,7 @@ export interface Config {
   /** installer images for /v2/ pulls: empty registry = the factory's own store */
   installer: { registry: string; insecure: boolean; username: string; password: string; external: string; cosignKey: string; storeMaxBytes: number }
   /** key paths empty = generate into the data directory (src/secureboot/keys.ts) */
-  secureBoot: { enabled: boolean; signingKeyPath: string; signingCertPath: string; pcrKeyPath: string }
+  secureBoot: { enabled: boolean; signingKeyPath: string; signingCertPath: string; pcrKeyPath: string; wellKnownCertsDir: string }
 }
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 }
@@ -332,7 +333,7 @@ function secureBootConfig(get: <T>(name: (typeof SETTINGS)[number]['env']) => T)
   if (given !== 0 && given !== 3) {
     throw new ConfigError('FACTORY_SECUREBOOT_SIGNING_KEY, FACTORY_SECUREBOOT_SIGNING_CERT and FACTORY_SECUREBOOT_PCR_KEY must be set together (or none, to generate keys)')
   }
-  return { enabled: get<boolean>('FACTORY_SECUREBOOT_ENABLED'), ...files }
+  return { enabled: get<boolean>('FACTORY_SECUREBOOT_ENABLED'), ...files, wellKnownCertsDir: get<string>('FACTORY_SECUREBOOT_WELL_KNOWN_CERTS') }
 }
 
 /**

@@ -5,9 +5,12 @@
  *   bun builder/imager/cli.ts --output <file> [--cache-dir <dir>] [--work-dir <dir>]
  *                             [--extension-digests '<json {tarballPath: digest}>']
  *                             [--extension-labels '<json {tarballPath: extraction record file}>']
- *                             [--selinux-labels auto|on|off] [--grub-dir <dir>]… [--verbose] < profile.yaml
+ *                             [--selinux-labels auto|on|off] [--grub-dir <dir>]…
+ *                             [--well-known-certs <dir>] [--verbose] < profile.yaml
  *
  * `--grub-dir`: a GRUB module root (`<dir>/<platform>/`) to use before the host's /usr/lib/grub.
+ * `--well-known-certs`: the `kek/` and `db/` certificates `includeWellKnownCerts` enrols
+ * (src/secureboot/well-known.ts); without it such profiles fail as unsupported (exit 3).
  * Reads a Talos imager profile (YAML) on stdin and writes the asset to <file> progressively.
  * Exit codes as the reference imager (0 ok, 1 unknown, 2 invalid input, 3 unsupported,
  * 4 environment, 5 dependency/tool, 6 IO; 130 cancelled by SIGINT/SIGTERM). On failure the last
@@ -54,6 +57,7 @@ async function main(): Promise<number> {
         'grub-dir': { type: 'string', multiple: true },
         'extension-labels': { type: 'string' },
         'selinux-labels': { type: 'string' },
+        'well-known-certs': { type: 'string' },
         verbose: { type: 'boolean', default: false },
       },
       strict: true,
@@ -70,6 +74,7 @@ async function main(): Promise<number> {
       ...(digests !== undefined ? { extensionDigests: digests } : {}),
       ...(values['grub-dir'] !== undefined ? { grubDirs: values['grub-dir'] } : {}),
       ...(labels !== undefined ? { extensionLabels: labels } : {}),
+      ...(values['well-known-certs'] ? { wellKnownCertsDir: values['well-known-certs'] } : {}),
       selinuxLabels: parseLabelsSetting(values['selinux-labels']),
       signal: controller.signal,
     })

@@ -47,6 +47,8 @@ export interface BuildContext {
   readonly grubDirs?: readonly string[]
   readonly extensionLabels?: Readonly<Record<string, string>>
   readonly selinuxLabels?: SelinuxLabelsSetting
+  /** see RunImagerOptions.wellKnownCertsDir */
+  readonly wellKnownCertsDir?: string
   readonly signal?: AbortSignal
   /** The profile's overlay with its `get-options` answer, when it has one (overlay.ts). */
   readonly overlay?: PreparedOverlay | null
@@ -102,6 +104,8 @@ export interface RunImagerOptions {
    * filesystem can hold them (probed), 'on' without probing, 'off' never.
    */
   readonly selinuxLabels?: SelinuxLabelsSetting
+  /** Directory of the well-known UEFI certificates `includeWellKnownCerts` enrols (src/secureboot/well-known.ts). */
+  readonly wellKnownCertsDir?: string
   readonly signal?: AbortSignal
 }
 
@@ -188,6 +192,7 @@ export async function runImager(profileInput: string | ImagerProfile, opts: RunI
       ...(opts.grubDirs ? { grubDirs: opts.grubDirs } : {}),
       ...(opts.extensionLabels ? { extensionLabels: opts.extensionLabels } : {}),
       ...(opts.selinuxLabels ? { selinuxLabels: opts.selinuxLabels } : {}),
+      ...(opts.wellKnownCertsDir ? { wellKnownCertsDir: opts.wellKnownCertsDir } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     })
     if (extra?.initramfs) initramfs = extra.initramfs

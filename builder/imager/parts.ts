@@ -156,6 +156,6 @@ export function enrollmentFiles(profile: ImagerProfile, ctx: BuildContext): Prom
     const keys = await secureBootKeys(profile, ctx)
     const input = profile.input.secureboot
     if (!keys || !input) return null
-    return enrollmentDatabase(input, keys, ctx.workDir, ctx.signal)
+    return enrollmentDatabase(input, keys, ctx.workDir, { ...(ctx.wellKnownCertsDir ? { wellKnownCertsDir: ctx.wellKnownCertsDir } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) })
   })
 }

@@ -3,7 +3,7 @@
  * signatures, enrolment databases), the PCR signing key (`.pcrsig`), and the PK/KEK/db `.auth`
  * files systemd-boot enrols from `loader/keys/auto/` (imager-spec §6.4).
  *
- * The enrolment files are made with efitools (`cert-to-efi-sig-list`, `sign-efi-sig-list`). The
+ * The signature lists are written here; efitools' `sign-efi-sig-list` wraps them as `.auth`. The
  * reference stamps them with the current time; we use SOURCE_DATE_EPOCH so the same keys give the
  * same files (and a Secure Boot ISO is reproducible). The timestamp only orders updates of an
  * already-enrolled variable, and enrolment happens in setup mode, so any past time works.
@@ -12,6 +12,7 @@ import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'n
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pemEncode } from '../../src/secureboot/keys.ts'
+import { loadWellKnownCerts, WELL_KNOWN_OWNER_GUID, WellKnownCertsError, type WellKnownCerts } from '../../src/secureboot/well-known.ts'
 import type { PeSigner } from './authenticode.ts'
 import { ImagerEnvironmentError, ImagerUnsupportedError, ioError } from './errors.ts'
 import { runTool, SOURCE_DATE_EPOCH } from './exec.ts'
@@ -93,31 +94,93 @@ export interface EnrollmentFiles {
   readonly db: string
 }
 
+/** EFI_CERT_X509_GUID: the signature type of X.509 certificates in an EFI_SIGNATURE_LIST */
+const EFI_CERT_X509_GUID = 'a5c059a1-94e4-4aa7-87b5-ab155c2bf072'
+
+/** A GUID in EFI's byte order (the first three fields little-endian). */
+export function efiGuidBytes(guid: string): Buffer {
+  const h = guid.replaceAll('-', '')
+  return Buffer.concat([Buffer.from(h.slice(0, 8), 'hex').reverse(), Buffer.from(h.slice(8, 12), 'hex').reverse(), Buffer.from(h.slice(12, 16), 'hex').reverse(), Buffer.from(h.slice(16), 'hex')])
+}
+
+export interface EslEntry {
+  readonly owner: string
+  readonly der: Uint8Array
+}
+
+/**
+ * EFI_SIGNATURE_LISTs of X.509 certificates, in order. As the reference's go-uefi does, a
+ * certificate joins an earlier list whose signatures have its size (a list holds one size only)
+ * and otherwise starts a new one.
+ */
+export function x509SignatureLists(entries: readonly EslEntry[]): Buffer {
+  const lists: { size: number; sigs: Buffer[] }[] = []
+  for (const e of entries) {
+    const sig = Buffer.concat([efiGuidBytes(e.owner), e.der])
+    const list = lists.find((l) => l.size === sig.length)
+    if (list) list.sigs.push(sig)
+    else lists.push({ size: sig.length, sigs: [sig] })
+  }
+  return Buffer.concat(
+    lists.map((l) => {
+      const header = Buffer.alloc(28)
+      efiGuidBytes(EFI_CERT_X509_GUID).copy(header, 0)
+      header.writeUInt32LE(28 + l.size * l.sigs.length, 16) // SignatureListSize
+      header.writeUInt32LE(0, 20) // SignatureHeaderSize
+      header.writeUInt32LE(l.size, 24) // SignatureSize
+      return Buffer.concat([header, ...l.sigs])
+    }),
+  )
+}
+
+async function wellKnownCerts(dir: string | undefined): Promise<WellKnownCerts> {
+  if (!dir) {
+    throw new ImagerUnsupportedError('including the well-known (Microsoft) UEFI certificates needs them in FACTORY_SECUREBOOT_WELL_KNOWN_CERTS: this factory does not ship them')
+  }
+  try {
+    return await loadWellKnownCerts(dir)
+  } catch (err) {
+    if (err instanceof WellKnownCertsError) throw new ImagerEnvironmentError(`well-known UEFI certificates: ${err.message}`)
+    throw err
+  }
+}
+
 /**
  * PK, KEK and db `.auth` files enrolling the signing certificate (each variable signed by the
- * signing key), or the profile's pre-built ones. The reference's well-known Microsoft
- * certificates are not shipped with this factory, so asking for them is refused (501).
+ * signing key), or the profile's pre-built ones. With `includeWellKnownCerts`, KEK and db also get
+ * the well-known certificates of `opts.wellKnownCertsDir` (owner: Microsoft's GUID); without that
+ * directory the request is unsupported (501): the factory does not ship Microsoft's certificates.
  */
-export async function enrollmentDatabase(input: SecureBootInput, keys: SecureBootKeys, workDir: string, signal?: AbortSignal): Promise<EnrollmentFiles> {
+export async function enrollmentDatabase(
+  input: SecureBootInput,
+  keys: SecureBootKeys,
+  workDir: string,
+  opts: { wellKnownCertsDir?: string; signal?: AbortSignal } = {},
+): Promise<EnrollmentFiles> {
   if (input.platformKeyPath && input.keyExchangeKeyPath && input.signatureKeyPath) {
     return { pk: input.platformKeyPath, kek: input.keyExchangeKeyPath, db: input.signatureKeyPath }
   }
-  if (input.includeWellKnownCerts) {
-    throw new ImagerUnsupportedError('including the well-known (Microsoft) UEFI certificates is not supported: this factory does not ship them')
-  }
+  const wellKnown = input.includeWellKnownCerts ? await wellKnownCerts(opts.wellKnownCertsDir) : null
   const guid = signatureOwnerGuid(keys.certPem)
+  const own: EslEntry = { owner: guid, der: new X509Certificate(keys.certPem).raw }
+  const extra = (list: readonly { der: Uint8Array }[] | undefined): EslEntry[] => (list ?? []).map((c) => ({ owner: WELL_KNOWN_OWNER_GUID, der: c.der }))
+  const databases = { PK: [own], KEK: [own, ...extra(wellKnown?.kek)], db: [own, ...extra(wellKnown?.db)] }
   const certPem = join(workDir, 'enroll-cert.pem')
-  const esl = join(workDir, 'enroll.esl')
   try {
     await writeFile(certPem, keys.certPem)
   } catch (err) {
     throw ioError(`cannot write ${certPem}`, err)
   }
-  await runTool('cert-to-efi-sig-list', ['-g', guid, certPem, esl], { signal })
   const out: Record<string, string> = {}
   for (const v of ['PK', 'KEK', 'db'] as const) {
+    const esl = join(workDir, `${v}.esl`)
     const file = join(workDir, `${v}.auth`)
-    await runTool('sign-efi-sig-list', ['-t', efiTimestamp(SOURCE_DATE_EPOCH), '-g', guid, '-k', keys.keyPath, '-c', certPem, v, esl, file], { signal })
+    try {
+      await writeFile(esl, x509SignatureLists(databases[v]))
+    } catch (err) {
+      throw ioError(`cannot write ${esl}`, err)
+    }
+    await runTool('sign-efi-sig-list', ['-t', efiTimestamp(SOURCE_DATE_EPOCH), '-g', guid, '-k', keys.keyPath, '-c', certPem, v, esl, file], opts.signal ? { signal: opts.signal } : {})
     out[v] = file
   }
   return { pk: out.PK!, kek: out.KEK!, db: out.db! }

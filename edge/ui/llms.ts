@@ -54,7 +54,8 @@ SBC overlays at ${base}/version/<version>/overlays/official. A single-board comp
 - append .sha256 or .sha512 to any file for its checksum
 
 <arch> is amd64 or arm64; <platform> is metal, aws, azure, gcp, nocloud, vmware, hcloud, … .
-Kinds this factory does not build yet answer 501 with a one-line reason.
+Every kind is built. 501 (with a one-line reason) means this factory lacks something the request
+needs, e.g. Microsoft's certificates for includeWellKnownCertificates or arm64 GRUB modules.
 
 ## Progress of a build
 
@@ -72,7 +73,7 @@ sha256) or failed (reason).
 ## Errors
 
 Every error is an HTTP status with a one-line text/plain reason: 400 bad input, 404 unknown
-schematic or version, 413 body too large, 501 not built by this factory yet, 503 upstream
+schematic or version, 413 body too large, 501 not buildable by this factory, 503 upstream
 registry unreachable. Each response carries an X-Request-ID header.
 `
 }

@@ -19,6 +19,7 @@ import { promisify } from 'node:util'
 import type { Config } from '../config.ts'
 import { ConfigError } from '../errors.ts'
 import type { Logger } from '../log.ts'
+import { loadWellKnownCerts, WellKnownCertsError } from './well-known.ts'
 
 /** Where the imager profile says the keys are (the official imager container's mount). */
 export const PROFILE_KEY_PATHS = {
@@ -31,6 +32,8 @@ export interface SecureBootKeyFiles {
   readonly signingKeyPath: string
   readonly signingCertPath: string
   readonly pcrKeyPath: string
+  /** FACTORY_SECUREBOOT_WELL_KNOWN_CERTS, checked at start-up (src/secureboot/well-known.ts) */
+  readonly wellKnown?: { readonly dir: string; readonly sha256: string }
 }
 
 export interface SecureBootMaterial extends SecureBootKeyFiles {
@@ -141,6 +144,25 @@ async function exists(path: string): Promise<boolean> {
 export async function ensureSecureBootKeys(config: Config, log: Logger): Promise<SecureBootMaterial | undefined> {
   const sb = config.secureBoot
   if (!sb.enabled) return undefined
+  const material = await signingKeys(config, log)
+  if (sb.wellKnownCertsDir === '') return material
+  let wellKnown
+  try {
+    wellKnown = await loadWellKnownCerts(sb.wellKnownCertsDir)
+  } catch (err) {
+    if (err instanceof WellKnownCertsError) throw new ConfigError(`FACTORY_SECUREBOOT_WELL_KNOWN_CERTS: ${err.message}`)
+    throw err
+  }
+  log.info('well-known UEFI certificates for enrolment', {
+    dir: wellKnown.dir,
+    kek: wellKnown.kek.map((c) => c.subject),
+    db: wellKnown.db.map((c) => c.subject),
+  })
+  return { ...material, wellKnown: { dir: wellKnown.dir, sha256: wellKnown.sha256 } }
+}
+
+async function signingKeys(config: Config, log: Logger): Promise<SecureBootMaterial> {
+  const sb = config.secureBoot
   if (sb.signingKeyPath !== '') {
     return loadKeyFiles(sb, { key: 'FACTORY_SECUREBOOT_SIGNING_KEY', cert: 'FACTORY_SECUREBOOT_SIGNING_CERT', pcr: 'FACTORY_SECUREBOOT_PCR_KEY' })
   }
@@ -172,6 +194,8 @@ export async function ensureSecureBootKeys(config: Config, log: Logger): Promise
 }
 
 /** Cache-key salt naming the keys (their public halves' fingerprints): new keys → new assets. */
-export function secureBootCacheSalt(m: Pick<SecureBootMaterial, 'certSha256' | 'pcrKeySha256'>): string {
-  return `secureboot keys ${m.certSha256} ${m.pcrKeySha256}`
+export function secureBootCacheSalt(m: Pick<SecureBootMaterial, 'certSha256' | 'pcrKeySha256' | 'wellKnown'>): string {
+  const base = `secureboot keys ${m.certSha256} ${m.pcrKeySha256}`
+  // only with the setting, so the keys of factories without it stay as they were
+  return m.wellKnown ? `${base} well-known ${m.wellKnown.sha256}` : base
 }

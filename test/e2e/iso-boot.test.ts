@@ -7,7 +7,8 @@
  * * Debian's systemd-stub 252 boots the *last* `.cmdline` of a UKI with two (why the factory adds
  *   extra UKI profiles only for stubs that support them);
  * * the Secure Boot ISO under OVMF's Secure Boot firmware with blank variables: systemd-boot
- *   enrols the factory's keys (`enrollKeys: force`) and resets, then the signed UKI boots with
+ *   enrols the factory's keys (`enrollKeys: force`, plus the well-known Microsoft certificates of
+ *   FACTORY_SECUREBOOT_WELL_KNOWN_CERTS in KEK and db) and resets, then the signed UKI boots with
  *   Secure Boot enforced; with the enrolled keys, an unsigned UKI and a UKI signed by someone
  *   else are refused by the firmware.
  *
@@ -25,7 +26,7 @@ import { startEdge, type RunningEdge } from '../helpers/edge.ts'
 import { peSections } from '../helpers/pe-read.ts'
 import { BOOT_FAILURE_PATTERNS, bootQemu, type BootResult } from '../helpers/qemu.ts'
 import { startUpstream, type Upstream } from '../helpers/release.ts'
-import { makeTestKeys, type TestKeys } from '../helpers/sb-keys.ts'
+import { makeTestKeys, makeWellKnownCerts, type TestKeys } from '../helpers/sb-keys.ts'
 
 const V12 = 'v1.12.0'
 const V9 = 'v1.9.5'
@@ -34,7 +35,8 @@ const SCHEMATIC = JSON.stringify({
     extraKernelArgs: ['console=ttyS0', 'panic=-1'],
     meta: [{ key: 10, value: '{"externalIPs":["1.2.3.4"]}' }],
     systemExtensions: { officialExtensions: ['siderolabs/amd-ucode', 'siderolabs/gvisor'] },
-    secureboot: { enrollKeys: 'force' },
+    // the Secure Boot ISO also enrols the well-known (Microsoft) certificates Debian's OVMF carries
+    secureboot: { enrollKeys: 'force', includeWellKnownCertificates: true },
   },
 })
 const META_ARG = 'talos.environment=INSTALLER_META_BASE64=MHhhPXsiZXh0ZXJuYWxJUHMiOlsiMS4yLjMuNCJdfQ=='
@@ -49,19 +51,26 @@ const STUB_252 = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub'
 let up: Upstream
 let keys: TestKeys
 let other: TestKeys
+let wellKnown: Awaited<ReturnType<typeof makeWellKnownCerts>>
 let edge: RunningEdge
 let work: string
 let id: string
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'iso-boot-'))
-  ;[up, keys, other] = await Promise.all([startUpstream([V9, V12]), makeTestKeys(join(work, 'keys')), makeTestKeys(join(work, 'other'), 'Not The Factory')])
+  ;[up, keys, other, wellKnown] = await Promise.all([
+    startUpstream([V9, V12]),
+    makeTestKeys(join(work, 'keys')),
+    makeTestKeys(join(work, 'other'), 'Not The Factory'),
+    makeWellKnownCerts(join(work, 'well-known')),
+  ])
   edge = await startEdge({
     ...up.env,
     FACTORY_SECUREBOOT_ENABLED: 'true',
     FACTORY_SECUREBOOT_SIGNING_KEY: keys.signingKey,
     FACTORY_SECUREBOOT_SIGNING_CERT: keys.signingCert,
     FACTORY_SECUREBOOT_PCR_KEY: keys.pcrKey,
+    FACTORY_SECUREBOOT_WELL_KNOWN_CERTS: wellKnown.dir,
   })
   const res = await fetch(`${edge.url}/schematics`, { method: 'POST', body: SCHEMATIC })
   expect(res.status).toBe(201)
@@ -194,9 +203,16 @@ describe('Secure Boot', () => {
     expect(enrol.timedOut).toBe(false)
     expect(enrol.output).not.toContain('STANDIN-TALOS')
 
-    // the enrolled variables, for the negative boots
+    // the enrolled variables, for the negative boots; they hold the Microsoft certificates now
+    // (the blank store has none)
     const enrolled = join(work, 'enrolled.vars.fd')
     await copyFile(sbVars, enrolled)
+    const [store, blank] = [await readFile(enrolled), await readFile(join(OVMF, 'OVMF_VARS_4M.fd'))]
+    for (const cert of [...wellKnown.kek, ...wellKnown.db]) {
+      const der = await readFile(cert)
+      expect(store.includes(der)).toBe(true)
+      expect(blank.includes(der)).toBe(false)
+    }
     const unsigned = await asset(V12, 'metal-amd64-uki.efi')
     const foreign = join(work, 'foreign-uki.efi')
     await execa('sbsign', ['--key', other.signingKey, '--cert', other.signingCert, '--output', foreign, unsigned])

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { execa } from 'execa'
 import { createHash, X509Certificate } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import YAML from 'yaml'
@@ -22,7 +22,7 @@ import { parseProfile } from '../../builder/imager/profile.ts'
 import { signatureOwnerGuid } from '../../builder/imager/secureboot.ts'
 import { PE_MACHINE_ARM64, placeholderPe } from '../fixtures/standin/pe.ts'
 import { MINI_CACHE } from '../helpers/mini-release.ts'
-import { makeTestKeys, type TestKeys } from '../helpers/sb-keys.ts'
+import { makeTestKeys, makeWellKnownCerts, type TestKeys } from '../helpers/sb-keys.ts'
 
 const STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub'
 const SDBOOT = '/usr/lib/systemd/boot/efi/systemd-bootx64.efi'
@@ -275,9 +275,38 @@ describe('UEFI-only ISO', () => {
     expect((await execa('mdir', ['-b', '-i', esp, '::/loader/keys/auto'])).stdout.split('\n').map((l) => l.split('/').pop()).sort()).toEqual(['KEK.auth', 'PK.auth', 'db.auth'])
   }, 300_000)
 
-  test('Secure Boot with the well-known Microsoft certificates: not supported (we do not ship them)', async () => {
+  test('well-known certificates without FACTORY_SECUREBOOT_WELL_KNOWN_CERTS: unsupported (501), naming the setting', async () => {
     const err = await runImager(profile({ secureboot: true, wellKnown: true }), { output: join(work, 'wk.iso'), cacheDir: CACHE, workDir: work }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ImagerUnsupportedError)
-    expect((err as Error).message).toContain('well-known (Microsoft) UEFI certificates')
+    expect((err as Error).message).toContain('FACTORY_SECUREBOOT_WELL_KNOWN_CERTS')
   }, 120_000)
+
+  test('well-known certificates: KEK and db list the factory certificate, then the well-known ones in file order (owner: Microsoft); PK only the factory one', async () => {
+    const wk = await makeWellKnownCerts(join(work, 'well-known'))
+    // a PEM file is accepted too, and sorts after the DER one
+    const extra = await makeTestKeys(join(work, 'extra-ca'), 'Extra Option ROM CA')
+    await copyFile(extra.signingCert, join(wk.dir, 'db', 'zz-extra.pem'))
+    const out = join(work, 'wk-ok.iso')
+    await runImager(profile({ secureboot: true, wellKnown: true, enroll: 'force' }), { output: out, cacheDir: CACHE, workDir: work, wellKnownCertsDir: wk.dir })
+    const der = async (f: string) => Buffer.from(new X509Certificate(await readFile(f)).raw)
+    const own = await der(keys.signingCert)
+    const expected = { PK: [own], KEK: [own, await der(wk.kek[0]!)], db: [own, await der(wk.db[0]!), await der(extra.signingCert)] }
+    for (const [v, certs] of Object.entries(expected)) {
+      const auth = await isoFile(out, `/loader/keys/auto/${v}.auth`)
+      // strip EFI_VARIABLE_AUTHENTICATION_2 (EFI_TIME + WIN_CERTIFICATE) and read the ESLs back with efitools
+      const esl = join(work, `wk-${v}.esl`)
+      await writeFile(esl, auth.subarray(16 + auth.readUInt32LE(16)))
+      const prefix = join(work, `wk-${v}-cert`)
+      const listing = (await execa('sig-list-to-certs', [esl, prefix])).stdout
+      const back = await Promise.all(certs.map((_, i) => readFile(`${prefix}-${i}.der`)))
+      expect(back.map((b) => b.toString('hex'))).toEqual(certs.map((c) => c.toString('hex')))
+      expect(await Bun.file(`${prefix}-${certs.length}.der`).exists()).toBe(false)
+      // every well-known entry is owned by Microsoft's GUID
+      expect(listing.split('Guid 77fa9abd-0359-4d32-bd60-28f4e78f784b').length - 1).toBe(certs.length - 1)
+    }
+    // the UKI still verifies with the factory's certificate
+    const uki = join(work, 'wk-uki.efi')
+    await writeFile(uki, await isoFile(out, '/EFI/Linux/Talos-v1.12.0.efi'))
+    expect((await execa('sbverify', ['--cert', keys.signingCert, uki], { reject: false })).exitCode).toBe(0)
+  }, 300_000)
 })
