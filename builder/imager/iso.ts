@@ -19,13 +19,14 @@ import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Quirks } from '../../src/talos/quirks.ts'
 import { ioError } from './errors.ts'
-import { runTool, SOURCE_DATE_EPOCH } from './exec.ts'
+import { SOURCE_DATE_EPOCH } from './exec.ts'
 import { FAT32_MIN_BYTES, MiB, stageTree, type StagedFile } from './esp.ts'
 import { buildFat, fatSectorsPerCluster } from './fat.ts'
 import { grubIsoTree, isoGrubCfg, isoUuid, type GrubIsoTree, type GrubPlatform } from './grub.ts'
 import type { BuildContext } from './index.ts'
 import { enrollmentFiles, initramfsFile, sdBootFile, secureBootKeys, ukiFile } from './parts.ts'
 import type { ImagerProfile } from './profile.ts'
+import { runXorriso } from './xorriso.ts'
 
 export type IsoLayout = 'grub' | 'hybrid' | 'uefi'
 
@@ -117,7 +118,7 @@ function espArgs(efiboot: string, gpt: boolean): string[] {
 }
 
 /** Builds the ISO for `profile` into `ctx.output`. */
-export async function buildIso(profile: ImagerProfile, ctx: BuildContext): Promise<{ layout: IsoLayout }> {
+export async function buildIso(profile: ImagerProfile, ctx: BuildContext): Promise<{ layout: IsoLayout; endedAtLastByte: boolean }> {
   const layout = isoLayout(profile)
   const dir = join(ctx.workDir, 'iso')
   const tree = join(dir, 'tree')
@@ -167,6 +168,6 @@ export async function buildIso(profile: ImagerProfile, ctx: BuildContext): Promi
   args.push('-o', '-', '--', ...xorrisoTail(profile.version))
   // the GPT of a hybrid ISO gets its disk GUID from the (fixed) volume date, not from chance
   if (layout === 'hybrid') args.push('-boot_image', 'any', 'gpt_disk_guid=volume_date_uuid')
-  await runTool('xorriso', args, { stdout: ctx.output.fd, ...(ctx.signal ? { signal: ctx.signal } : {}) })
-  return { layout }
+  const { endedAtLastByte } = await runXorriso(args, ctx.output, ctx.workDir, ctx.signal)
+  return { layout, endedAtLastByte }
 }

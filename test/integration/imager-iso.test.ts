@@ -16,7 +16,8 @@ import { join } from 'node:path'
 import YAML from 'yaml'
 import { ImagerUnsupportedError } from '../../builder/imager/errors.ts'
 import { runImager } from '../../builder/imager/index.ts'
-import { isoLabel, isoLayout } from '../../builder/imager/iso.ts'
+import { buildIso, isoLabel, isoLayout } from '../../builder/imager/iso.ts'
+import { OutputSink } from '../../builder/imager/output.ts'
 import { grubQuote, isoGrubCfg } from '../../builder/imager/grub.ts'
 import { parseProfile } from '../../builder/imager/profile.ts'
 import { signatureOwnerGuid } from '../../builder/imager/secureboot.ts'
@@ -309,4 +310,18 @@ describe('UEFI-only ISO', () => {
     await writeFile(uki, await isoFile(out, '/EFI/Linux/Talos-v1.12.0.efi'))
     expect((await execa('sbverify', ['--cert', keys.signingCert, uki], { reject: false })).exitCode).toBe(0)
   }, 300_000)
+})
+
+describe('build time', () => {
+  test.each([{}, { version: 'v1.9.5' }, { bootloader: 'sd-boot' }, { secureboot: true, enroll: 'force' }] as IsoOpts[])(
+    "%o: xorriso's predicted size is exact, so the build ends at the image's last byte (not at xorriso's next once-a-second check)",
+    async (o) => {
+      const dir = await mkdtemp(join(work, 'direct-'))
+      const sink = await OutputSink.open(join(dir, 'out.iso'))
+      const r = await buildIso(parseProfile(profile(o)), { output: sink, cmdline: 'console=ttyS0', cacheDir: CACHE, workDir: dir })
+      await sink.close({ sync: false })
+      expect(r.endedAtLastByte).toBe(true)
+    },
+    300_000,
+  )
 })
