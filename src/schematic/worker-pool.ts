@@ -27,6 +27,8 @@ export type WorkerRequest = {
 
 export type WorkerReply =
   | { ready: true }
+  /** a warming worker (`warm`) has finished letting its JIT optimise; it answered requests meanwhile */
+  | { warmed: true }
   | { seq: number; ok: true; op: 'canonicalize'; id: string; canonical: string }
   | ({ seq: number; ok: true; op: 'parse' } & WireSchematic)
   | { seq: number; ok: false; status: number; message: string }
@@ -54,6 +56,8 @@ export interface ParserPoolStats {
   rejected: number
   /** Workers that died on their own (a parser fault). */
   crashes: number
+  /** Workers whose JIT warm-up has finished (`warm` pools; they serve requests while warming). */
+  warmed: number
 }
 
 /** Bodies above this many bytes (or characters) are "large" (see the lane rule above). */
@@ -69,6 +73,7 @@ interface Pending {
 interface Slot {
   worker: Worker
   ready: boolean
+  warmed?: boolean
   job?: Pending & { seq: number; timer: ReturnType<typeof setTimeout> }
 }
 
@@ -117,7 +122,7 @@ export class SchematicParserPool {
   }
 
   stats(): ParserPoolStats {
-    return { workers: this.opts.workers, busy: this.slots.filter((s) => s.job).length, queued: this.queue.length, ...this.counts }
+    return { workers: this.opts.workers, busy: this.slots.filter((s) => s.job).length, queued: this.queue.length, warmed: this.slots.filter((s) => s.warmed).length, ...this.counts }
   }
 
   /** Stops every worker; waiting and running requests fail with a 503. */
@@ -181,11 +186,14 @@ export class SchematicParserPool {
     const s: Slot = slot ?? { worker, ready: false }
     s.worker = worker
     s.ready = false
+    s.warmed = false
     // Events of a worker that was replaced are ignored.
     worker.addEventListener('message', (event: MessageEvent<WorkerReply>) => {
       if (s.worker !== worker) return
       const reply = event.data
-      if ('ready' in reply) {
+      if ('warmed' in reply) {
+        s.warmed = true
+      } else if ('ready' in reply) {
         s.ready = true
         for (const wake of this.readyWaiters.splice(0)) wake()
       } else if (s.job && s.job.seq === reply.seq) {

@@ -144,6 +144,20 @@ describe('budget and queue', () => {
     }
   }, 60_000)
 
+  test('a warming pool (the serving edge) answers at once: the JIT warm-up runs in slices between requests', async () => {
+    const pool = new SchematicParserPool({ workers: 2, timeoutMs: 30_000, maxQueue: 4, warm: true })
+    try {
+      // sent before the workers are ready: answered while both are still warming up
+      const got = await pool.canonicalize('{"customization":{"extraKernelArgs":["a"]}}')
+      expect(got.id).toBe(canonicalize('{"customization":{"extraKernelArgs":["a"]}}').id)
+      expect(pool.stats().warmed).toBe(0)
+      // …and the warm-up still finishes
+      while (pool.stats().warmed < 2) await Bun.sleep(20)
+    } finally {
+      await pool.close()
+    }
+  }, 60_000)
+
   test('close fails what is waiting or running with a 503, and later requests too', async () => {
     const pool = new SchematicParserPool({ workers: 1, timeoutMs: 30_000, maxQueue: 4 })
     await pool.canonicalize('{}')
