@@ -20,6 +20,18 @@ export function createEdgeMetrics(ctx: AppContext & { builder?: Builder }): Edge
   registry.counterFunc('image_factory_schematic_create_total', 'New schematics stored.', () => s.created)
   registry.counterFunc('image_factory_schematic_duplicate_create_total', 'Creations of a schematic that already existed.', () => s.duplicates)
   registry.counterFunc('image_factory_schematic_get_total', 'Schematics read from the store.', () => s.reads)
+  // the schematic parser's worker pool: saturation and what hostile or broken input cost
+  const parser = () => ctx.schematics.parserStats()
+  if (parser()) {
+    const stat = (k: 'busy' | 'queued' | 'warmed' | 'timeouts' | 'rejected' | 'crashes') => () => parser()?.[k] ?? 0
+    registry.gauge('image_factory_schematic_parser_workers', 'Schematic parser worker threads.', () => parser()?.workers ?? 0)
+    registry.gauge('image_factory_schematic_parser_busy', 'Parser workers parsing a body now.', stat('busy'))
+    registry.gauge('image_factory_schematic_parser_queued', 'Schematic bodies waiting for a parser worker.', stat('queued'))
+    registry.gauge('image_factory_schematic_parser_warmed', 'Parser workers whose JIT warm-up has finished.', stat('warmed'))
+    registry.counterFunc('image_factory_schematic_parser_timeouts_total', 'Parses stopped at FACTORY_SCHEMATIC_PARSE_TIMEOUT (each replaced its worker).', stat('timeouts'))
+    registry.counterFunc('image_factory_schematic_parser_rejected_total', 'Bodies refused with 503 because the parse queue was full.', stat('rejected'))
+    registry.counterFunc('image_factory_schematic_parser_crashes_total', 'Parser workers that died on their own.', stat('crashes'))
+  }
   const a = ctx.assets.counters
   registry.counterFunc('image_factory_assets_delivered_cached_total', 'Asset requests answered from the store by the edge (Caddy hits are not counted here).', () => a.hits)
   registry.counterFunc('image_factory_assets_cache_miss_total', 'Asset requests handed to the builder.', () => a.misses)

@@ -15,6 +15,7 @@ import { canonicalize } from './index.ts'
 import { STORED_PARSE_LIMITS } from './limits.ts'
 import { parseSchematic } from './parse.ts'
 import type { Schematic } from './types.ts'
+import type { ParserPoolStats } from './worker-pool.ts'
 
 export interface StoredSchematic {
   id: string
@@ -35,6 +36,8 @@ export interface SchematicParser {
   /** Stored canonical text back into a schematic. */
   parse(canonical: string): Promise<Schematic>
   close?(): Promise<void>
+  /** what a worker pool is doing (for /metrics); inline parsers have none */
+  stats?(): ParserPoolStats
 }
 
 /** Parses on the calling thread: for tools and tests, not for a server. */
@@ -120,6 +123,11 @@ export class SchematicService {
     const entry = { id, canonical, schematic }
     this.parsed.set(entry)
     return entry
+  }
+
+  /** The parser pool's state and counters, or null for an inline parser. */
+  parserStats(): ParserPoolStats | null {
+    return this.parser.stats?.() ?? null
   }
 
   /** Stops the parser's workers. */

@@ -120,6 +120,26 @@ describe('common HTTP behaviour', () => {
     expect(text).toContain('# TYPE image_factory_http_request_duration_seconds histogram')
   })
 
+  test('/metrics shows the schematic parser pool: workers, load, and a parse stopped at its time budget', async () => {
+    const strict = await startEdge({ FACTORY_SCHEMATIC_PARSE_TIMEOUT: '1ms' })
+    try {
+      const before = await (await fetch(`${strict.url}/metrics`)).text()
+      expect(before).toContain('image_factory_schematic_parser_workers 2\n')
+      expect(before).toContain('image_factory_schematic_parser_queued 0\n')
+      expect(before).toContain('image_factory_schematic_parser_timeouts_total 0\n')
+      // a large body cannot be parsed in a millisecond
+      const big = `customization:\n  extraKernelArgs:\n${Array.from({ length: 20_000 }, (_, i) => `    - a${i}`).join('\n')}\n`
+      const res = await fetch(`${strict.url}/schematics`, { method: 'POST', body: big })
+      expect(res.status).toBe(400)
+      expect(await res.text()).toContain('time budget')
+      const after = await (await fetch(`${strict.url}/metrics`)).text()
+      expect(after).toContain('image_factory_schematic_parser_timeouts_total 1\n')
+      expect(after).toContain('# TYPE image_factory_schematic_parser_crashes_total counter')
+    } finally {
+      await strict.stop()
+    }
+  }, 60_000)
+
   test('healthz and readyz: 200, empty body', async () => {
     for (const p of ['/healthz', '/readyz']) {
       const res = await fetch(`${edge.url}${p}`)
