@@ -27,6 +27,8 @@ export class RegistryImageSource implements ImageSource {
     private readonly client: RegistryClient,
     private readonly dir: string,
     private readonly arch = 'amd64',
+    /** the extraction (a parameter so tests can stand in for a racing node) */
+    private readonly extractTo: typeof extractImage = extractImage,
   ) {}
 
   listTags(repository: string): Promise<string[]> {
@@ -41,7 +43,13 @@ export class RegistryImageSource implements ImageSource {
       const head = await this.client.headManifest(repository, tag)
       if (!head) throw new NotFoundError(`image ${repository}:${tag} not found`)
       const dest = join(this.dir, repository.replaceAll('/', '_'), `${head.digest.replace(':', '-')}.${EXTRACTION_LAYOUT}`)
-      if (!(await pathExists(dest))) await extractImage(this.client, repository, head.digest, this.arch, dest, { recordPath: extractionRecordPath(dest) })
+      if (!(await pathExists(dest))) {
+        await this.extractTo(this.client, repository, head.digest, this.arch, dest, { recordPath: extractionRecordPath(dest) }).catch(async (err: unknown) => {
+          // another node sharing the data directory extracted it since we looked (it renames the
+          // finished tree into place, so what exists is complete): use theirs
+          if (!(await pathExists(dest))) throw err
+        })
+      }
       this.byTag.set(key, dest)
       return dest
     })
