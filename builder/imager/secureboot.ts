@@ -16,6 +16,7 @@ import { loadWellKnownCerts, WELL_KNOWN_OWNER_GUID, WellKnownCertsError, type We
 import type { PeSigner } from './authenticode.ts'
 import { ImagerEnvironmentError, ImagerUnsupportedError, ioError } from './errors.ts'
 import { runTool, SOURCE_DATE_EPOCH } from './exec.ts'
+import { guidToBytes } from './gpt.ts'
 import type { SecureBootInput } from './profile.ts'
 
 export interface SecureBootKeys {
@@ -97,12 +98,6 @@ export interface EnrollmentFiles {
 /** EFI_CERT_X509_GUID: the signature type of X.509 certificates in an EFI_SIGNATURE_LIST */
 const EFI_CERT_X509_GUID = 'a5c059a1-94e4-4aa7-87b5-ab155c2bf072'
 
-/** A GUID in EFI's byte order (the first three fields little-endian). */
-export function efiGuidBytes(guid: string): Buffer {
-  const h = guid.replaceAll('-', '')
-  return Buffer.concat([Buffer.from(h.slice(0, 8), 'hex').reverse(), Buffer.from(h.slice(8, 12), 'hex').reverse(), Buffer.from(h.slice(12, 16), 'hex').reverse(), Buffer.from(h.slice(16), 'hex')])
-}
-
 export interface EslEntry {
   readonly owner: string
   readonly der: Uint8Array
@@ -116,7 +111,7 @@ export interface EslEntry {
 export function x509SignatureLists(entries: readonly EslEntry[]): Buffer {
   const lists: { size: number; sigs: Buffer[] }[] = []
   for (const e of entries) {
-    const sig = Buffer.concat([efiGuidBytes(e.owner), e.der])
+    const sig = Buffer.concat([guidToBytes(e.owner), e.der])
     const list = lists.find((l) => l.size === sig.length)
     if (list) list.sigs.push(sig)
     else lists.push({ size: sig.length, sigs: [sig] })
@@ -124,7 +119,7 @@ export function x509SignatureLists(entries: readonly EslEntry[]): Buffer {
   return Buffer.concat(
     lists.map((l) => {
       const header = Buffer.alloc(28)
-      efiGuidBytes(EFI_CERT_X509_GUID).copy(header, 0)
+      header.set(guidToBytes(EFI_CERT_X509_GUID), 0)
       header.writeUInt32LE(28 + l.size * l.sigs.length, 16) // SignatureListSize
       header.writeUInt32LE(0, 20) // SignatureHeaderSize
       header.writeUInt32LE(l.size, 24) // SignatureSize

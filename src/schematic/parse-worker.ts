@@ -47,8 +47,8 @@ self.postMessage({ ready: true } satisfies WorkerReply)
 
 // …and then, in a serving edge (`warm`), let the JIT optimise the lexer's and emitter's hot loops:
 // a 1 MiB schematic's first parse takes ~0.6 s instead of ~0.9 s (measured on 2 cores). The worker
-// is ready first and warms up in slices of a few milliseconds (at most ~50 ms, the first) between requests, so a schematic posted
-// right after start is not stuck behind the warm-up (it was: 1.2 s for a one-line body).
+// is ready first and warms up in slices of a few milliseconds (the first ~50 ms) between requests,
+// so a schematic posted right after start is not stuck behind the warm-up (it was: 1.2 s).
 const WARM_SLICE = `overlay:\n  image: x\n  name: 'y'\n  options:\n${Array.from({ length: 300 }, (_, i) => `    key${i}: value-${i}`).join('\n')}\ncustomization:\n  extraKernelArgs: [${Array.from({ length: 30 }, (_, i) => `"a${i}"`).join(', ')}]\n`
 if (process.argv.includes('--warm')) {
   let slices = 100
